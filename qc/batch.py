@@ -1,0 +1,361 @@
+"""A folder of takes: find them, skip what is unchanged, scan the rest, store, rank."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import os
+import re
+import stat
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from qc.config import Config, analysis_key
+from qc.errors import RootError
+from qc.scan import TakeAnalysis, analyse_take
+from qc.scoring import rank_takes, score_take, verdict_for
+from qc.store import STORE_DIRNAME, Store, default_store_path
+
+__all__ = ["TakeRef", "ScanSummary", "find_takes", "shot_of", "content_hash", "scan_folder",
+           "rescore"]
+
+log = logging.getLogger("qc")
+
+
+@dataclass(frozen=True)
+class TakeRef:
+    """A take found under the root: its file, its path relative to the root, its shot."""
+
+    file: Path
+    path: str
+    shot: str
+
+
+@dataclass
+class ScanSummary:
+    """What one scan did."""
+
+    run_id: int
+    found: int = 0
+    scanned: int = 0
+    skipped: int = 0
+    errors: int = 0
+    moved: int = 0
+    removed: int = 0
+
+
+class ScanProgress:
+    """Callbacks a scan reports through; the CLI draws a progress bar with them."""
+
+    def start(self, total: int, to_scan: int) -> None:
+        """The scan found ``total`` takes, of which ``to_scan`` need scanning."""
+
+    def frames(self, take: TakeRef, done: int) -> None:
+        """``done`` frames of ``take`` are analysed (in-process scans only)."""
+
+    def take_done(self, take: TakeRef, analysis: TakeAnalysis | None) -> None:
+        """``take`` is finished (``analysis`` is None when it was skipped as unchanged)."""
+
+
+def shot_of(rel: Path, root_name: str, pattern: str = "") -> str:
+    """The shot a take belongs to: its parent folder relative to the root, or a regex match.
+
+    Parameters
+    ----------
+    rel : Path
+        The take's path relative to the root.
+    root_name : str
+        The root folder's own name: the shot of takes directly in it.
+    pattern : str
+        A regex searched in the file name; its group ``shot``, else group 1, else the
+        whole match names the shot.  No match falls back to the folder.
+
+    Examples
+    --------
+    >>> shot_of(Path("sc01/take_3.mp4"), "takes")
+    'sc01'
+    >>> shot_of(Path("sh010_v002.mp4"), "takes", r"(?P<shot>sh\\d+)_v")
+    'sh010'
+    """
+    if pattern:
+        m = re.search(pattern, rel.name)
+        if m:
+            if "shot" in m.groupdict():
+                return m.group("shot")
+            return m.group(1) if m.groups() else m.group(0)
+    parent = rel.parent.as_posix()
+    return root_name if parent in ("", ".") else parent
+
+
+def find_takes(root: Path | str, config: Config) -> list[TakeRef]:
+    """Every take under ``root``, sorted by path; hidden files and folders are skipped.
+
+    Raises
+    ------
+    RootError
+        ``root`` does not exist, is not a folder, or cannot be listed.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise RootError(f"no such folder: {root}")
+    if not root.is_dir():
+        raise RootError(f"not a folder: {root}")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise RootError(f"cannot read the folder: {root}")
+    root_name = root.resolve().name or "root"
+    exts = config.scan.extensions
+    out: list[TakeRef] = []
+    errors: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != STORE_DIRNAME)
+        for name in filenames:
+            if name.startswith(".") or not name.lower().endswith(exts):
+                continue
+            file = Path(dirpath) / name
+            rel = file.relative_to(root)
+            out.append(TakeRef(file, rel.as_posix(), shot_of(rel, root_name, config.scan.shot_pattern)))
+    if errors and errors[0].filename and Path(errors[0].filename) == root:
+        raise RootError(f"cannot read the folder: {root}: {errors[0].strerror}")
+    for err in errors:
+        log.warning("cannot list %s: %s", err.filename, err.strerror)
+    return sorted(out, key=lambda t: t.path)
+
+
+def content_hash(path: Path, *, chunk: int = 1 << 20) -> str:
+    """BLAKE2b hash of a file's bytes (hex, 128-bit): a take's identity across renames."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def rescore(store: Store, config: Config) -> None:
+    """Recompute every stored take's score, verdict, rank and best-in-shot from its severities."""
+    takes = store.takes()
+    scored = {t.path: score_take(t.severities, config.scoring) for t in takes if t.status == "ok"}
+    ranks = rank_takes((t.path, t.shot, scored[t.path]) for t in takes if t.status == "ok")
+    out: dict[str, tuple[float | None, str, int | None, bool]] = {}
+    for t in takes:
+        if t.status == "ok":
+            r = ranks[t.path]
+            out[t.path] = (scored[t.path], verdict_for(scored[t.path], config.scoring), r.rank,
+                           r.best_in_shot)
+        else:
+            out[t.path] = (None, "error", None, False)
+    store.set_scores(out)
+
+
+def _analyse(file: str, config: Config) -> TakeAnalysis:
+    """Worker entry point (a top-level function, so process pools can pickle it)."""
+    try:
+        return analyse_take(file, config)
+    except Exception as exc:  # a bug must cost one take, never the scan
+        log.exception("%s: unexpected error", file)
+        return TakeAnalysis(status="error", error=f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _worker_init() -> None:
+    logging.getLogger("qc").setLevel(logging.WARNING)
+
+
+def scan_folder(
+    root: Path | str,
+    config: Config,
+    *,
+    store_path: Path | str | None = None,
+    force: bool = False,
+    jobs: int | None = None,
+    progress: ScanProgress | None = None,
+    root_label: str | None = None,
+) -> ScanSummary:
+    """Scan every take under ``root`` into the folder's store, then rank them all.
+
+    Takes whose content and analysis configuration are unchanged since they were stored
+    are skipped (``force`` rescans them); a renamed or moved take is recognised by its
+    content hash.  Each take is written in its own transaction as soon as it is done.
+
+    Parameters
+    ----------
+    root : Path
+        The folder of takes.
+    config : Config
+        The resolved configuration.
+    store_path : Path, optional
+        The SQLite store; ``root/.qc/qc.db`` by default.
+    force : bool
+        Rescan every take.
+    jobs : int, optional
+        Takes scanned at once in separate processes; ``config.scan.jobs`` by default, 0
+        meaning the CPU count.
+    progress : ScanProgress, optional
+        Receives progress callbacks.
+    root_label : str, optional
+        The root as the user gave it, for the run record.
+
+    Returns
+    -------
+    ScanSummary
+
+    Raises
+    ------
+    RootError
+        The folder cannot be read.
+    StoreError
+        The store cannot be written.
+    """
+    root = Path(root)
+    progress = progress or ScanProgress()
+    refs = find_takes(root, config)
+    key = analysis_key(config)
+    jobs = config.scan.jobs if jobs is None else jobs
+    jobs = jobs or os.cpu_count() or 1
+    store = Store(store_path or default_store_path(root))
+    try:
+        from qc import __version__
+
+        run_id = store.begin_run(root_label or str(root), config.to_dict(), __version__)
+        summary = ScanSummary(run_id=run_id, found=len(refs))
+        pending = _plan(store, refs, key, force, summary, run_id)
+        progress.start(len(refs), len(pending))
+        for ref in refs:
+            if ref not in pending:
+                progress.take_done(ref, None)
+
+        def save(ref: TakeRef, facts: tuple[str | None, int | None, int | None],
+                 result: TakeAnalysis) -> None:
+            store.save_take(
+                path=ref.path, shot=ref.shot, content_hash=facts[0], size=facts[1],
+                mtime_ns=facts[2], analysis_key=key, status=result.status, error=result.error,
+                media=result.media.to_dict() if result.media else None,
+                events=result.events, signals=result.signals, run_id=run_id,
+            )
+            summary.scanned += 1
+            summary.errors += result.status == "error"
+            progress.take_done(ref, result)
+
+        todo = [(r, f) for r, f in pending.items() if f[0] is not None]
+        for ref, facts in pending.items():
+            if facts[0] is None:  # could not even be read for hashing
+                save(ref, facts, TakeAnalysis(status="error", error=_unreadable(ref.file)))
+        if jobs <= 1 or len(todo) <= 1:
+            for ref, facts in todo:
+                result = _analyse_in_process(ref, config, progress)
+                save(ref, facts, result)
+        else:
+            _scan_pool(todo, config, min(jobs, len(todo)), save)
+        summary.removed = store.forget_except(r.path for r in refs)
+        rescore(store, config)
+        store.finish_run(run_id, scanned=summary.scanned, skipped=summary.skipped,
+                         errors=summary.errors)
+        return summary
+    finally:
+        store.close()
+
+
+def _analyse_in_process(ref: TakeRef, config: Config, progress: ScanProgress) -> TakeAnalysis:
+    try:
+        return analyse_take(ref.file, config, progress=lambda n: progress.frames(ref, n))
+    except Exception as exc:  # a bug must cost one take, never the scan
+        log.exception("%s: unexpected error", ref.path)
+        return TakeAnalysis(status="error", error=f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _scan_pool(
+    todo: list[tuple[TakeRef, tuple[str | None, int | None, int | None]]],
+    config: Config,
+    jobs: int,
+    save: Callable[[TakeRef, tuple[str | None, int | None, int | None], TakeAnalysis], None],
+) -> None:
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
+        running: dict[Future[TakeAnalysis], tuple[TakeRef, tuple]] = {}
+        queue = list(todo)
+        try:
+            while queue or running:
+                while queue and len(running) < jobs * 2:
+                    ref, facts = queue.pop(0)
+                    running[pool.submit(_analyse, str(ref.file), config)] = (ref, facts)
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    ref, facts = running.pop(fut)
+                    try:
+                        result = fut.result()
+                    except Exception as exc:  # the worker died (killed, out of memory)
+                        result = TakeAnalysis(status="error",
+                                              error=f"the scanning process died: {exc}")
+                    save(ref, facts, result)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _unreadable(file: Path) -> str:
+    try:
+        with open(file, "rb"):
+            pass
+    except PermissionError:
+        return "cannot read the file: permission denied"
+    except FileNotFoundError:
+        return "the file disappeared before it could be read"
+    except OSError as exc:
+        return f"cannot read the file: {exc.strerror or exc}"
+    return "cannot read the file"
+
+
+def _plan(
+    store: Store,
+    refs: list[TakeRef],
+    key: str,
+    force: bool,
+    summary: ScanSummary,
+    run_id: int,
+) -> dict[TakeRef, tuple[str | None, int | None, int | None]]:
+    """Decide which takes need scanning; record the unchanged and the moved ones."""
+    present = {r.path for r in refs}
+    pending: dict[TakeRef, tuple[str | None, int | None, int | None]] = {}
+    for ref in refs:
+        try:
+            st = os.stat(ref.file)
+            if not stat.S_ISREG(st.st_mode):
+                raise IsADirectoryError(ref.file)
+        except OSError:
+            pending[ref] = (None, None, None)
+            continue
+        size, mtime = st.st_size, st.st_mtime_ns
+        old = store.get(ref.path)
+        if (not force and old is not None and old.analysis_key == key
+                and old.size == size and old.mtime_ns == mtime):
+            if old.shot != ref.shot:
+                store.relocate(old.id, path=ref.path, shot=ref.shot, size=size, mtime_ns=mtime)
+            summary.skipped += 1
+            continue
+        try:
+            digest = content_hash(ref.file)
+        except OSError:
+            pending[ref] = (None, size, mtime)
+            continue
+        if not force:
+            same = [t for t in store.find_by_hash(digest) if t.analysis_key == key]
+            at_path = next((t for t in same if t.path == ref.path), None)
+            if at_path is not None:  # touched, not changed
+                store.relocate(at_path.id, path=ref.path, shot=ref.shot, size=size, mtime_ns=mtime)
+                summary.skipped += 1
+                continue
+            moved = next((t for t in same if t.path not in present), None)
+            if moved is not None:
+                log.info("%s: same content as %s (moved)", ref.path, moved.path)
+                store.relocate(moved.id, path=ref.path, shot=ref.shot, size=size, mtime_ns=mtime)
+                summary.skipped += 1
+                summary.moved += 1
+                continue
+            if same:
+                store.copy_take(same[0].id, path=ref.path, shot=ref.shot, size=size,
+                                mtime_ns=mtime)
+                summary.skipped += 1
+                continue
+        pending[ref] = (digest, size, mtime)
+    return pending

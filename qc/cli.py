@@ -1,0 +1,232 @@
+"""The ``qc`` command: parse, call the library, turn errors into exit codes.
+
+Exit status: 0 the command ran (a scan with error takes still ran), 2 usage or
+configuration error, 3 the folder cannot be read, 1 anything else that stopped qc.
+``QC_DEBUG=1`` shows the traceback of an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from qc import __version__
+from qc.batch import ScanProgress, TakeRef, scan_folder
+from qc.config import PROFILES, load_config
+from qc.errors import ConfigError, QCError
+from qc.report import build_report, write_csv, write_json
+from qc.scan import TakeAnalysis
+from qc.store import Store, default_store_path
+
+__all__ = ["main", "build_parser"]
+
+log = logging.getLogger("qc")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's own exits with 2 as well
+        self.print_usage(sys.stderr)
+        raise SystemExit(f"qc: error: {message}") if False else self.exit(EXIT_USAGE, f"qc: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``qc`` command."""
+    p = _Parser(prog="qc", description="Artifact-detection QC for AI-generated video.")
+    p.add_argument("--version", action="version", version=f"qc {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def outputs(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--json", metavar="FILE", type=Path, help="write the report (qc.report/1)")
+        sp.add_argument("--csv", metavar="FILE", type=Path, help="write the ranking as CSV")
+        sp.add_argument("--store", metavar="FILE", type=Path,
+                        help="the SQLite store (default: DIR/.qc/qc.db)")
+        sp.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+        sp.add_argument("-v", "--verbose", action="count", default=0, help="say more (twice: debug)")
+
+    s = sub.add_parser("scan", help="scan every take under a folder, rank them, report")
+    s.add_argument("root", metavar="DIR", type=Path, help="the folder of takes")
+    outputs(s)
+    s.add_argument("--config", metavar="FILE", type=Path, help="qc.toml to use (default: DIR/qc.toml)")
+    s.add_argument("--force", action="store_true", help="rescan takes even if unchanged")
+    s.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
+                   help="takes scanned at once (default: the CPU count)")
+    s.add_argument("--shot-pattern", metavar="REGEX",
+                   help="regex on the file name whose group 'shot' (or 1) names the shot")
+    s.add_argument("--profile", choices=sorted(PROFILES), help="scoring profile")
+
+    r = sub.add_parser("report", help="the last scan's report again, from the store")
+    r.add_argument("root", metavar="DIR", type=Path, help="the scanned folder")
+    outputs(r)
+    return p
+
+
+class _BarProgress(ScanProgress):
+    """A tqdm progress bar over takes on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+
+    def start(self, total: int, to_scan: int) -> None:
+        if self.enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="take", file=sys.stderr, dynamic_ncols=True,
+                            leave=False)
+
+    def frames(self, take: TakeRef, done: int) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{take.path} frame {done}", refresh=True)
+
+    def take_done(self, take: TakeRef, analysis: TakeAnalysis | None) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+        if analysis is not None and analysis.status == "error":
+            msg = f"{take.path}: {analysis.error}"
+            if self.bar is not None:
+                self.bar.write(f"qc: {msg}", file=sys.stderr)
+            else:
+                log.warning("%s", msg)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _worst_event(entry: dict[str, Any]) -> str:
+    best: tuple[float, str] = (0.0, "-")
+    for art in (entry.get("artifacts") or {}).values():
+        for ev in art["events"]:
+            if ev["severity"] > best[0]:
+                best = (ev["severity"], f"{ev.get('label') or ''} @ {ev['start_s']:.2f}s")
+    return best[1]
+
+
+def print_table(report: dict[str, Any], out: TextIO) -> None:
+    """The ranking, one line per take: rank, score, verdict, worst event, path."""
+    takes = report["takes"]
+    if not takes:
+        print("no takes found", file=out)
+        return
+    rows = [("RANK", "SCORE", "VERDICT", "WORST", "PATH")]
+    for e in takes:
+        if e["status"] == "ok":
+            worst = _worst_event(e)
+            rows.append((str(e["rank"]), f"{e['score']:.1f}", e["verdict"], worst,
+                         e["path"] + ("  *" if e.get("best_in_shot") else "")))
+        else:
+            rows.append(("-", "-", "error", e["error"], e["path"]))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4], file=out)
+    counts = {v: sum(1 for e in takes if e["verdict"] == v) for v in ("pass", "review", "fail", "error")}
+    print(f"\n{len(takes)} takes: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+          + "   (* best take of its shot)", file=out)
+
+
+def _write_outputs(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    if args.json:
+        write_json(report, args.json)
+    if args.csv:
+        write_csv(report, args.csv)
+    if not args.quiet:
+        print_table(report, sys.stdout)
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    overrides: dict[str, dict[str, Any]] = {}
+    if args.shot_pattern is not None:
+        overrides.setdefault("scan", {})["shot_pattern"] = args.shot_pattern
+    if args.jobs is not None:
+        overrides.setdefault("scan", {})["jobs"] = args.jobs
+    if args.profile is not None:
+        overrides.setdefault("scoring", {})["profile"] = args.profile
+    from qc.batch import find_takes  # noqa: F401  (validates the root before reading config)
+
+    if args.config is None and not args.root.is_dir():
+        from qc.errors import RootError
+
+        raise RootError(f"no such folder: {args.root}" if not args.root.exists()
+                        else f"not a folder: {args.root}")
+    config = load_config(args.config, root=args.root, overrides=overrides)
+    progress = _BarProgress(enabled=not args.quiet and sys.stderr.isatty())
+    try:
+        summary = scan_folder(args.root, config, store_path=args.store, force=args.force,
+                              progress=progress, root_label=str(args.root))
+    finally:
+        progress.close()
+    log.info("%d takes: %d scanned, %d unchanged, %d errors", summary.found, summary.scanned,
+             summary.skipped, summary.errors)
+    store_path = args.store or default_store_path(args.root)
+    with Store(store_path, readonly=True) as store:
+        report = build_report(store, root=str(args.root), config=config.to_dict())
+    _write_outputs(args, report)
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    store_path = args.store or default_store_path(args.root)
+    with Store(store_path, readonly=True) as store:
+        run = store.last_run()
+        if run is None:
+            raise QCError(f"no finished scan in {store_path}: run qc scan first")
+        report = build_report(store, root=str(args.root), config=run["config"],
+                              created=run["finished"])
+    _write_outputs(args, report)
+    return EXIT_OK
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.WARNING
+    if getattr(args, "quiet", False):
+        level = logging.ERROR
+    elif getattr(args, "verbose", 0) >= 2:
+        level = logging.DEBUG
+    elif getattr(args, "verbose", 0) == 1:
+        level = logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("qc: %(message)s"))
+    root = logging.getLogger("qc")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``qc`` command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args)
+    commands = {"scan": _cmd_scan, "report": _cmd_report}
+    try:
+        return commands[args.command](args)
+    except KeyboardInterrupt:
+        print("qc: interrupted; finished takes are stored, the next scan resumes", file=sys.stderr)
+        return 130
+    except QCError as exc:
+        if os.environ.get("QC_DEBUG"):
+            traceback.print_exc()
+        print(f"qc: {'configuration error: ' if isinstance(exc, ConfigError) else ''}{exc}",
+              file=sys.stderr)
+        return exc.exit_code

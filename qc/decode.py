@@ -1,0 +1,331 @@
+"""One reader over PyAV: real timestamps, rotation, sampling and downscaling in the decoder.
+
+Every take is decoded exactly once; the frames stream through all detectors.  Decoding
+counts undecodable packets and gives up only after too many in a row, like
+PySceneDetect's video stream does.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from qc.config import DecodeConfig
+from qc.errors import DecodeError
+
+__all__ = ["Frame", "MediaInfo", "VideoReader", "MIN_FRAMES"]
+
+log = logging.getLogger("qc")
+
+#: a take needs at least this many frames to be analysed over time
+MIN_FRAMES = 2
+#: a take whose decoded duration falls short of the declared one by more than this is truncated
+TRUNCATION_TOLERANCE = 0.15
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """Facts about a decoded take, as the report states them."""
+
+    duration_s: float
+    fps: float
+    frames: int
+    width: int
+    height: int
+    codec: str
+    rotation: int = 0
+    bad_packets: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report's ``media`` object."""
+        return {
+            "duration_s": round(self.duration_s, 4),
+            "fps": round(self.fps, 4),
+            "frames": self.frames,
+            "width": self.width,
+            "height": self.height,
+            "codec": self.codec,
+        }
+
+
+class Frame:
+    """One analysed frame: its index, time and pixels at the analysis size.
+
+    Parameters
+    ----------
+    idx : int
+        Index among the analysed frames of the take (0-based).
+    t_s : float
+        Presentation time in seconds from the first frame.
+    rgb : ndarray of uint8, shape (H, W, 3)
+        The frame at the analysis size, upright (rotation metadata applied). Read-only.
+    source : av.VideoFrame, optional
+        The decoded frame, kept only until the next frame, for a larger copy on demand.
+    """
+
+    __slots__ = ("idx", "t_s", "rgb", "_source", "_rotation", "_face_size", "__dict__")
+
+    def __init__(
+        self,
+        idx: int,
+        t_s: float,
+        rgb: np.ndarray,
+        *,
+        source: Any = None,
+        rotation: int = 0,
+        face_size: tuple[int, int] | None = None,
+    ) -> None:
+        rgb.setflags(write=False)
+        self.idx = idx
+        self.t_s = t_s
+        self.rgb = rgb
+        self._source = source
+        self._rotation = rotation
+        self._face_size = face_size
+
+    @cached_property
+    def gray(self) -> np.ndarray:
+        """The frame as 8-bit luma, shape (H, W), read-only."""
+        g = cv2.cvtColor(np.ascontiguousarray(self.rgb), cv2.COLOR_RGB2GRAY)
+        g.setflags(write=False)
+        return g
+
+    def face_rgb(self) -> np.ndarray:
+        """Return the frame at the (larger) face-detection size, upright, RGB uint8.
+
+        Falls back to the analysis-size frame when no decoded source is attached.
+        """
+        if self._source is None or self._face_size is None:
+            return self.rgb
+        w, h = self._face_size
+        img = self._source.reformat(width=w, height=h, format="rgb24").to_ndarray()
+        return _rotate(img, self._rotation)
+
+    def release(self) -> None:
+        """Drop the reference to the decoded frame (called when the next one arrives)."""
+        self._source = None
+
+
+def _rotate(img: np.ndarray, rotation: int) -> np.ndarray:
+    k = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(img, k=k)) if k else img
+
+
+def _fit(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """Scale (width, height) so the longer side is at most ``max_side``; keep it even."""
+    scale = min(1.0, max_side / max(width, height))
+    w = max(2, int(round(width * scale / 2)) * 2)
+    h = max(2, int(round(height * scale / 2)) * 2)
+    return w, h
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line, human reason for an error raised while opening or decoding."""
+    if isinstance(exc, PermissionError):
+        return "cannot read the file: permission denied"
+    if isinstance(exc, FileNotFoundError):
+        return "the file disappeared before it could be read"
+    if isinstance(exc, IsADirectoryError):
+        return "not a file"
+    if isinstance(exc, av.error.InvalidDataError):
+        return "not a video file, or corrupt: FFmpeg found no valid data"
+    if isinstance(exc, av.error.FFmpegError):
+        msg = getattr(exc, "strerror", None) or str(exc)
+        return f"cannot decode: {msg}"
+    if isinstance(exc, OSError):
+        return f"cannot read the file: {exc.strerror or exc}"
+    return f"cannot decode: {exc}"
+
+
+class VideoReader:
+    """Decode a take once, yielding upright, downscaled :class:`Frame` objects.
+
+    Use as a context manager; iterate for frames; after iteration :attr:`info` holds the
+    media facts of what was decoded.
+
+    Parameters
+    ----------
+    path : Path
+        The video file.
+    config : DecodeConfig
+        Analysis size, sampling and failure budget.
+
+    Raises
+    ------
+    DecodeError
+        On opening: empty file, not a video, no video stream, unreadable.  While iterating:
+        too many bad packets, too few frames, a truncated take.
+    """
+
+    def __init__(self, path: Path | str, config: DecodeConfig | None = None) -> None:
+        self.path = Path(path)
+        self.config = config or DecodeConfig()
+        self._container: Any = None
+        self.info: MediaInfo | None = None
+        try:
+            size = os.stat(self.path).st_size
+        except OSError as exc:
+            raise DecodeError(_reason(exc)) from exc
+        if size == 0:
+            raise DecodeError("empty file (0 bytes)")
+        try:
+            self._container = av.open(str(self.path), mode="r", metadata_errors="ignore")
+        except Exception as exc:  # PyAV raises many kinds; all mean "cannot open"
+            raise DecodeError(_reason(exc)) from exc
+        if not self._container.streams.video:
+            has_audio = bool(self._container.streams.audio)
+            self.close()
+            raise DecodeError(
+                "no video stream (audio only)" if has_audio else "no video stream"
+            )
+        self._stream = self._container.streams.video[0]
+        cc = self._stream.codec_context
+        if self.config.threads:
+            cc.thread_count = self.config.threads
+        self._stream.thread_type = "AUTO"
+        self.codec = cc.name or "unknown"
+
+    # -- context manager -------------------------------------------------------------
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the container (safe to call twice)."""
+        if self._container is not None:
+            try:
+                self._container.close()
+            finally:
+                self._container = None
+
+    # -- decoding --------------------------------------------------------------------
+    def _declared_duration_s(self) -> float | None:
+        s = self._stream
+        if s.duration is not None and s.time_base is not None and s.duration > 0:
+            return float(s.duration * s.time_base)
+        if self._container.duration and self._container.duration > 0:
+            return self._container.duration / 1_000_000
+        return None
+
+    def _packets(self) -> Iterator[Any]:
+        """Decoded av frames, counting and skipping undecodable packets."""
+        cfg = self.config
+        bad_in_a_row = 0
+        self.bad_packets = 0
+        demux = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(demux)
+            except StopIteration:
+                return
+            except (av.error.FFmpegError, OSError) as exc:
+                # a demuxer error ends the stream: what was decoded stands
+                log.debug("%s: demuxing stopped: %s", self.path, exc)
+                self.demux_error = _reason(exc)
+                return
+            try:
+                frames = packet.decode()
+            except (av.error.FFmpegError, ValueError) as exc:
+                bad_in_a_row += 1
+                self.bad_packets += 1
+                if bad_in_a_row >= cfg.max_bad_packets:
+                    raise DecodeError(
+                        f"corrupt: {bad_in_a_row} undecodable packets in a row"
+                    ) from exc
+                continue
+            if frames:
+                bad_in_a_row = 0
+            yield from frames
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._container is None:
+            raise DecodeError("the take is closed")
+        cfg = self.config
+        self.demux_error: str | None = None
+        size: tuple[int, int] | None = None
+        face_size: tuple[int, int] | None = None
+        rotation = 0
+        t0: float | None = None
+        last_kept = -math.inf
+        min_dt = 1.0 / cfg.max_fps if cfg.max_fps > 0 else 0.0
+        n = 0
+        first_t = last_t = 0.0
+        prev: Frame | None = None
+        width = height = 0
+        try:
+            for src in self._packets():
+                if size is None:
+                    rotation = int(round(getattr(src, "rotation", 0) or 0))
+                    sar = self._stream.sample_aspect_ratio
+                    disp_w = src.width * (float(sar) if sar else 1.0)
+                    width, height = int(round(disp_w)), src.height
+                    size = _fit(width, height, cfg.analysis_size_px)
+                    face_size = _fit(width, height, cfg.face_size_px)
+                t = src.time
+                if t is None:
+                    rate = self._stream.average_rate or self._stream.guessed_rate or 25
+                    t = n / float(rate)
+                if t0 is None:
+                    t0 = t
+                t_s = float(t - t0)
+                if t_s < last_kept + min_dt - 1e-6 or t_s < last_kept:
+                    continue  # sampling, or a timestamp that runs backwards
+                if cfg.max_duration_s and t_s > cfg.max_duration_s:
+                    break
+                last_kept = t_s
+                rgb = src.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
+                frame = Frame(
+                    n, t_s, _rotate(rgb, rotation),
+                    source=src, rotation=rotation, face_size=face_size,
+                )
+                if prev is not None:
+                    prev.release()
+                prev = frame
+                if n == 0:
+                    first_t = t_s
+                last_t = t_s
+                n += 1
+                yield frame
+        except DecodeError:
+            raise
+        except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
+            raise DecodeError(_reason(exc)) from exc
+        finally:
+            if prev is not None:
+                prev.release()
+        if n == 0:
+            raise DecodeError(self.demux_error or "no decodable video frames")
+        if n < MIN_FRAMES:
+            raise DecodeError(f"only {n} frame: too short to analyse motion over time")
+        span = last_t - first_t
+        fps = (n - 1) / span if span > 0 else float(self._stream.average_rate or 0)
+        duration = span + (1.0 / fps if fps > 0 else 0.0)
+        declared = self._declared_duration_s()
+        if (
+            not cfg.max_duration_s
+            and not min_dt
+            and declared
+            and duration < declared * (1 - TRUNCATION_TOLERANCE)
+            and declared - duration > 0.25
+        ):
+            raise DecodeError(
+                f"truncated or corrupt: only {duration:.2f} s of {declared:.2f} s decoded"
+            )
+        if rotation % 180:
+            width, height = height, width
+        self.info = MediaInfo(
+            duration_s=duration, fps=fps, frames=n, width=width, height=height,
+            codec=self.codec, rotation=rotation, bad_packets=self.bad_packets,
+        )

@@ -1,0 +1,42 @@
+"""Typed errors raised by the library; the CLI alone turns them into exit codes."""
+
+from __future__ import annotations
+
+__all__ = [
+    "QCError",
+    "ConfigError",
+    "DecodeError",
+    "StoreError",
+    "RootError",
+]
+
+
+class QCError(Exception):
+    """Base class of every error qc raises on purpose."""
+
+    #: the process exit status the CLI uses for this kind of error
+    exit_code: int = 1
+
+
+class ConfigError(QCError, ValueError):
+    """A configuration file, flag or option is invalid."""
+
+    exit_code = 2
+
+
+class DecodeError(QCError):
+    """A take cannot be decoded: not a video, corrupt, truncated, empty, unreadable."""
+
+    exit_code = 3
+
+
+class StoreError(QCError):
+    """The SQLite store cannot be opened, read or written."""
+
+    exit_code = 1
+
+
+class RootError(QCError):
+    """The folder to scan does not exist or cannot be read."""
+
+    exit_code = 3

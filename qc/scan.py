@@ -1,0 +1,136 @@
+"""One take: decode once -> every detector -> signals and events."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qc.config import Config
+from qc.decode import MediaInfo, VideoReader
+from qc.detectors import ARTIFACTS, build_detectors
+from qc.detectors.base import Event
+from qc.detectors.physics import CUT_LABEL
+from qc.errors import DecodeError
+from qc.motion import Motion
+
+__all__ = ["TakeAnalysis", "analyse_take", "suppress_at_cuts"]
+
+log = logging.getLogger("qc")
+
+#: called as ``progress(frames_done)`` every few frames
+ProgressFn = Callable[[int], None]
+
+
+@dataclass
+class TakeAnalysis:
+    """Everything measured in one take.
+
+    ``signals`` maps ``"<artifact>.<signal>"`` to a float32 series with one value per
+    analysed frame, and ``"t_s"`` to the frame times.  ``status`` is ``"error"`` (with a
+    one-line ``error``) when the take could not be decoded.
+    """
+
+    status: str
+    error: str | None = None
+    media: MediaInfo | None = None
+    events: list[Event] = field(default_factory=list)
+    signals: dict[str, np.ndarray] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def times_s(self) -> np.ndarray:
+        """The time of each analysed frame."""
+        return self.signals.get("t_s", np.zeros(0, np.float32))
+
+
+def suppress_at_cuts(events: list[Event], *, frame_s: float) -> list[Event]:
+    """Drop the other artifacts' events that a hidden cut explains.
+
+    A hidden cut is reported once, as physics; flicker, morphing and face events that
+    touch it (within a frame) are its echoes.
+    """
+    cuts = [e for e in events if e.artifact == "physics" and e.label == CUT_LABEL]
+    if not cuts:
+        return events
+    pad = frame_s * 1.5
+    keep = []
+    for ev in events:
+        echo = ev.artifact != "physics" and any(
+            ev.start_s <= c.end_s + pad and ev.end_s >= c.start_s - pad for c in cuts
+        )
+        if not echo:
+            keep.append(ev)
+    return keep
+
+
+def analyse_take(
+    path: Path | str, config: Config, *, progress: ProgressFn | None = None
+) -> TakeAnalysis:
+    """Decode one take once and run every enabled detector over its frames.
+
+    Parameters
+    ----------
+    path : Path
+        The video file.
+    config : Config
+        The resolved configuration.
+    progress : callable, optional
+        Called with the number of frames done, every 16 frames.
+
+    Returns
+    -------
+    TakeAnalysis
+        ``status="ok"`` with media, signals and events, or ``status="error"`` with a
+        one-line reason when the take cannot be decoded.  Never raises
+        :class:`~qc.errors.DecodeError`.
+    """
+    detectors = build_detectors(config)
+    timings = {d.name: 0.0 for d in detectors}
+    timings["decode"] = 0.0
+    times: list[float] = []
+    t_start = time.perf_counter()
+    try:
+        with VideoReader(path, config.decode) as reader:
+            prev_gray = None
+            t_mark = time.perf_counter()
+            for frame in reader:
+                timings["decode"] += time.perf_counter() - t_mark
+                if prev_gray is not None:
+                    frame.motion = Motion(prev_gray, frame.gray)  # type: ignore[attr-defined]
+                prev_gray = frame.gray
+                times.append(frame.t_s)
+                for det in detectors:
+                    t0 = time.perf_counter()
+                    det.update(frame)
+                    timings[det.name] += time.perf_counter() - t0
+                if progress is not None and frame.idx % 16 == 15:
+                    progress(frame.idx + 1)
+                t_mark = time.perf_counter()
+            media = reader.info
+    except DecodeError as exc:
+        log.debug("%s: %s", path, exc)
+        return TakeAnalysis(status="error", error=str(exc))
+    except MemoryError:
+        return TakeAnalysis(status="error", error="out of memory while decoding")
+    assert media is not None
+    times_s = np.asarray(times, dtype=np.float64)
+    signals: dict[str, np.ndarray] = {"t_s": times_s.astype(np.float32)}
+    events: list[Event] = []
+    for det in detectors:
+        t0 = time.perf_counter()
+        result = det.finish(times_s)
+        timings[det.name] += time.perf_counter() - t0
+        for key, series in result.signals.items():
+            signals[f"{det.name}.{key}"] = np.asarray(series, dtype=np.float32)
+        events.extend(result.events)
+    frame_s = 1.0 / media.fps if media.fps > 0 else 0.04
+    events = suppress_at_cuts(events, frame_s=frame_s)
+    events.sort(key=lambda e: (e.start_s, ARTIFACTS.index(e.artifact)))
+    timings["total"] = time.perf_counter() - t_start
+    return TakeAnalysis(status="ok", media=media, events=events, signals=signals,
+                        timings_s=timings)

@@ -1,0 +1,178 @@
+"""Robust statistics over per-frame signals, and turning them into events."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qc.detectors.base import Event
+
+__all__ = [
+    "robust_z", "runs", "mad", "fps_of", "frames_in", "rolling_median",
+    "severity_from_ratio", "events_from_score", "quiet_nan",
+]
+
+
+def robust_z(x: np.ndarray, *, floor: float = 0.0) -> np.ndarray:
+    """Robust z-scores over median and MAD, ignoring NaN.
+
+    Parameters
+    ----------
+    x : ndarray
+        Values.
+    floor : float
+        Smallest scale used, so that a nearly constant series does not turn noise into
+        huge scores.
+
+    Returns
+    -------
+    ndarray of float64
+        ``(x - median) / max(1.4826 * MAD, floor)``; NaN where ``x`` is NaN.
+
+    Examples
+    --------
+    >>> robust_z(np.array([1.0, 1.0, 2.0, 1.0, 9.0]), floor=0.5).round(1).tolist()
+    [0.0, 0.0, 2.0, 0.0, 16.0]
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if not np.isfinite(x).any():
+        return np.full(x.shape, np.nan)
+    med = np.nanmedian(x)
+    mad = np.nanmedian(np.abs(x - med)) * 1.4826
+    return (x - med) / max(mad, floor, 1e-12)
+
+
+def runs(mask: np.ndarray, *, max_gap: int = 0) -> list[tuple[int, int]]:
+    """Index ranges ``[start, end]`` (inclusive) of the True stretches of ``mask``.
+
+    Stretches separated by at most ``max_gap`` False values are joined.
+
+    Examples
+    --------
+    >>> runs(np.array([0, 1, 1, 0, 0, 1, 0, 1], bool), max_gap=1)
+    [(1, 2), (5, 7)]
+    """
+    idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+    if idx.size == 0:
+        return []
+    out: list[tuple[int, int]] = []
+    start = prev = int(idx[0])
+    for i in idx[1:]:
+        i = int(i)
+        if i - prev > max_gap + 1:
+            out.append((start, prev))
+            start = i
+        prev = i
+    out.append((start, prev))
+    return out
+
+
+def rolling_median(x: np.ndarray, *, radius: int) -> np.ndarray:
+    """Centred running median over ``2 * radius + 1`` values, ignoring NaN (edges shrink).
+
+    Examples
+    --------
+    >>> rolling_median(np.array([1.0, 9.0, 1.0, 1.0]), radius=1).tolist()
+    [5.0, 1.0, 1.0, 1.0]
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    out = np.full(n, np.nan)
+    for i in range(n):
+        win = x[max(0, i - radius): i + radius + 1]
+        win = win[np.isfinite(win)]
+        if win.size:
+            out[i] = np.median(win)
+    return out
+
+
+def severity_from_ratio(ratio: float) -> float:
+    """Map how far a score went past its threshold (``ratio >= 1``) to a severity in 0-1.
+
+    At the threshold an event is already worth a look (0.3); twice past it, 0.65; it
+    approaches 1 as the evidence grows.
+
+    Examples
+    --------
+    >>> severity_from_ratio(1.0), severity_from_ratio(2.0)
+    (0.3, 0.65)
+    """
+    if not np.isfinite(ratio) or ratio < 1.0:
+        return 0.0
+    return float(np.clip(0.3 + 0.7 * (1.0 - 1.0 / ratio), 0.0, 1.0))
+
+
+def events_from_score(
+    score: np.ndarray,
+    times_s: np.ndarray,
+    *,
+    artifact: str,
+    label: str,
+    threshold: float = 1.0,
+    max_gap: int = 1,
+) -> list[Event]:
+    """Events over the stretches where ``score >= threshold``.
+
+    Parameters
+    ----------
+    score : ndarray
+        Per-frame evidence, scaled so that ``threshold`` is where it starts to matter.
+    times_s : ndarray
+        Time of each frame.
+    artifact, label : str
+        What the events are.
+    threshold : float
+        Where evidence becomes an event.
+    max_gap : int
+        Stretches this close together are one event.
+
+    Returns
+    -------
+    list of Event
+        One per stretch; severity from the stretch's peak ratio to the threshold.
+    """
+    score = np.nan_to_num(np.asarray(score, dtype=np.float64), nan=0.0)
+    out = []
+    for a, b in runs(score >= threshold, max_gap=max_gap):
+        peak = float(score[a: b + 1].max())
+        out.append(Event(artifact, float(times_s[a]), float(times_s[b]),
+                         severity_from_ratio(peak / threshold), label))
+    return out
+
+
+def mad(x: np.ndarray) -> float:
+    """Median absolute deviation scaled to a normal sigma (1.4826 MAD), ignoring NaN.
+
+    Examples
+    --------
+    >>> round(mad(np.array([1.0, 2.0, 3.0, 100.0])), 3)
+    1.483
+    """
+    x = np.asarray(x, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return 0.0
+    return float(np.median(np.abs(x - np.median(x))) * 1.4826)
+
+
+def fps_of(times_s: np.ndarray, *, default: float = 24.0) -> float:
+    """Frame rate from frame times (median interval), or ``default`` with too few frames."""
+    times_s = np.asarray(times_s, dtype=np.float64)
+    if times_s.size < 2:
+        return default
+    dt = float(np.median(np.diff(times_s)))
+    return 1.0 / dt if dt > 0 else default
+
+
+def frames_in(times_s: np.ndarray, event: Event) -> int:
+    """How many analysed frames fall inside an event."""
+    times_s = np.asarray(times_s)
+    return int(np.count_nonzero((times_s >= event.start_s) & (times_s <= event.end_s)))
+
+
+def quiet_nan(func, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """Call a numpy nan-function, silencing its all-NaN and empty-slice warnings."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return func(*args, **kwargs)

@@ -1,0 +1,372 @@
+"""The SQLite store: takes, their events and per-frame signals, and scan runs.
+
+One database per scanned folder (``<folder>/.qc/qc.db`` by default).  The schema is
+versioned with ``PRAGMA user_version`` and migrated forward on open.  Every take is
+written in one transaction, so a scan killed at any moment loses at most the take in
+flight, and the next scan resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qc.detectors.base import ARTIFACTS, Event
+from qc.errors import StoreError
+
+__all__ = ["Store", "StoredTake", "SCHEMA_VERSION", "STORE_DIRNAME", "default_store_path"]
+
+STORE_DIRNAME = ".qc"
+STORE_FILENAME = "qc.db"
+
+#: each entry migrates the database from version i to i + 1
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started TEXT NOT NULL,
+        finished TEXT,
+        root TEXT NOT NULL,
+        config TEXT NOT NULL,
+        qc_version TEXT NOT NULL,
+        scanned INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE takes (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        shot TEXT NOT NULL,
+        hash TEXT,
+        size INTEGER,
+        mtime_ns INTEGER,
+        analysis_key TEXT,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+        error TEXT,
+        media TEXT,
+        flicker REAL, faces REAL, morphing REAL, physics REAL,
+        score REAL,
+        verdict TEXT,
+        rank INTEGER,
+        best_in_shot INTEGER NOT NULL DEFAULT 0,
+        run_id INTEGER REFERENCES runs(id),
+        scanned_at TEXT NOT NULL
+    );
+    CREATE INDEX takes_hash ON takes(hash);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        take_id INTEGER NOT NULL REFERENCES takes(id) ON DELETE CASCADE,
+        artifact TEXT NOT NULL,
+        start_s REAL NOT NULL,
+        end_s REAL NOT NULL,
+        severity REAL NOT NULL,
+        label TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX events_take ON events(take_id);
+    CREATE TABLE signals (
+        take_id INTEGER NOT NULL REFERENCES takes(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (take_id, name)
+    );
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def default_store_path(root: Path) -> Path:
+    """Where a folder's store lives unless ``--store`` says otherwise."""
+    return Path(root) / STORE_DIRNAME / STORE_FILENAME
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class StoredTake:
+    """One take as the store holds it."""
+
+    id: int
+    path: str
+    shot: str
+    hash: str | None
+    size: int | None
+    mtime_ns: int | None
+    analysis_key: str | None
+    status: str
+    error: str | None
+    media: dict[str, Any] | None
+    severities: dict[str, float] = field(default_factory=dict)
+    score: float | None = None
+    verdict: str | None = None
+    rank: int | None = None
+    best_in_shot: bool = False
+
+
+class Store:
+    """A connection to one folder's store.
+
+    Parameters
+    ----------
+    path : Path
+        The database file; its folder is created.
+    readonly : bool
+        Open an existing store for reading only (raises if it does not exist).
+
+    Raises
+    ------
+    StoreError
+        The database cannot be created, opened or migrated, or is newer than this qc.
+    """
+
+    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        try:
+            if readonly:
+                if not self.path.is_file():
+                    raise StoreError(f"no scan found: {self.path} does not exist (run qc scan)")
+                uri = f"file:{self.path}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, timeout=30)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(str(self.path), timeout=30)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            if not readonly:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                self._migrate()
+            else:
+                self._check_version()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot create the store {self.path}: {exc}") from exc
+
+    # -- lifecycle -------------------------------------------------------------------
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _check_version(self) -> None:
+        v = self._version()
+        if v > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store {self.path} was written by a newer qc (schema {v} > {SCHEMA_VERSION})"
+            )
+        if v < SCHEMA_VERSION:
+            raise StoreError(f"the store {self.path} needs a migration: run qc scan first")
+
+    def _migrate(self) -> None:
+        v = self._version()
+        if v > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store {self.path} was written by a newer qc (schema {v} > {SCHEMA_VERSION})"
+            )
+        for i in range(v, SCHEMA_VERSION):
+            with self._db:
+                self._db.executescript("BEGIN;" + _MIGRATIONS[i] + f"PRAGMA user_version = {i + 1};")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with self._db:
+                yield self._db
+        except sqlite3.Error as exc:
+            raise StoreError(f"store write failed ({self.path}): {exc}") from exc
+
+    # -- runs ------------------------------------------------------------------------
+    def begin_run(self, root: str, config: dict[str, Any], qc_version: str) -> int:
+        """Record the start of a scan; returns its id."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO runs (started, root, config, qc_version) VALUES (?, ?, ?, ?)",
+                (_now(), root, json.dumps(config, sort_keys=True), qc_version),
+            )
+            return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, *, scanned: int, skipped: int, errors: int) -> None:
+        """Record the end of a scan and its counts."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET finished = ?, scanned = ?, skipped = ?, errors = ? WHERE id = ?",
+                (_now(), scanned, skipped, errors, run_id),
+            )
+
+    def last_run(self) -> dict[str, Any] | None:
+        """The most recent scan that finished: root, config, times and counts."""
+        row = self._db.execute(
+            "SELECT * FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        out = dict(row)
+        out["config"] = json.loads(out["config"])
+        return out
+
+    # -- takes -----------------------------------------------------------------------
+    def _take(self, row: sqlite3.Row | None) -> StoredTake | None:
+        if row is None:
+            return None
+        return StoredTake(
+            id=row["id"], path=row["path"], shot=row["shot"], hash=row["hash"],
+            size=row["size"], mtime_ns=row["mtime_ns"], analysis_key=row["analysis_key"],
+            status=row["status"], error=row["error"],
+            media=json.loads(row["media"]) if row["media"] else None,
+            severities={a: float(row[a]) for a in ARTIFACTS if row[a] is not None},
+            score=row["score"], verdict=row["verdict"], rank=row["rank"],
+            best_in_shot=bool(row["best_in_shot"]),
+        )
+
+    def get(self, path: str) -> StoredTake | None:
+        """The stored take at ``path`` (relative to the root), if any."""
+        return self._take(self._db.execute("SELECT * FROM takes WHERE path = ?", (path,)).fetchone())
+
+    def find_by_hash(self, content_hash: str) -> list[StoredTake]:
+        """Stored takes with this content hash (a renamed or moved take)."""
+        rows = self._db.execute("SELECT * FROM takes WHERE hash = ? ORDER BY id", (content_hash,))
+        return [t for t in map(self._take, rows) if t is not None]
+
+    def takes(self) -> list[StoredTake]:
+        """Every stored take, best rank first, error takes last."""
+        rows = self._db.execute(
+            "SELECT * FROM takes ORDER BY rank IS NULL, rank, path"
+        ).fetchall()
+        return [t for t in map(self._take, rows) if t is not None]
+
+    def save_take(
+        self,
+        *,
+        path: str,
+        shot: str,
+        content_hash: str | None,
+        size: int | None,
+        mtime_ns: int | None,
+        analysis_key: str,
+        status: str,
+        error: str | None,
+        media: dict[str, Any] | None,
+        events: Iterable[Event],
+        signals: dict[str, np.ndarray],
+        run_id: int | None,
+    ) -> int:
+        """Write one scanned take with its events and signals, in one transaction.
+
+        Replaces whatever was stored at ``path``.  Returns the take's id.
+        """
+        events = list(events)
+        sev = {a: 0.0 for a in ARTIFACTS} if status == "ok" else {a: None for a in ARTIFACTS}
+        if status == "ok":
+            from qc.scoring import severities
+
+            sev = severities(events)
+        with self._tx() as db:
+            db.execute("DELETE FROM takes WHERE path = ?", (path,))
+            cur = db.execute(
+                "INSERT INTO takes (path, shot, hash, size, mtime_ns, analysis_key, status,"
+                " error, media, flicker, faces, morphing, physics, run_id, scanned_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (path, shot, content_hash, size, mtime_ns, analysis_key, status, error,
+                 json.dumps(media) if media else None,
+                 sev["flicker"], sev["faces"], sev["morphing"], sev["physics"],
+                 run_id, _now()),
+            )
+            take_id = int(cur.lastrowid)
+            db.executemany(
+                "INSERT INTO events (take_id, artifact, start_s, end_s, severity, label)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(take_id, e.artifact, e.start_s, e.end_s, e.severity, e.label) for e in events],
+            )
+            db.executemany(
+                "INSERT INTO signals (take_id, name, data) VALUES (?, ?, ?)",
+                [(take_id, name, np.ascontiguousarray(arr, dtype="<f4").tobytes())
+                 for name, arr in signals.items()],
+            )
+        return take_id
+
+    def relocate(self, take_id: int, *, path: str, shot: str, size: int, mtime_ns: int) -> None:
+        """Point a stored take at its new path (it was renamed or moved), or refresh its
+        file facts (touched but unchanged)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM takes WHERE path = ? AND id != ?", (path, take_id))
+            db.execute(
+                "UPDATE takes SET path = ?, shot = ?, size = ?, mtime_ns = ? WHERE id = ?",
+                (path, shot, size, mtime_ns, take_id),
+            )
+
+    def copy_take(self, source_id: int, *, path: str, shot: str, size: int, mtime_ns: int) -> None:
+        """Store a second take with the same content as ``source_id`` (a copy of a file)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM takes WHERE path = ?", (path,))
+            cols = ("hash, analysis_key, status, error, media, flicker, faces, morphing,"
+                    " physics, run_id, scanned_at")
+            cur = db.execute(
+                f"INSERT INTO takes (path, shot, size, mtime_ns, {cols})"
+                f" SELECT ?, ?, ?, ?, {cols} FROM takes WHERE id = ?",
+                (path, shot, size, mtime_ns, source_id),
+            )
+            new_id = int(cur.lastrowid)
+            db.execute(
+                "INSERT INTO events (take_id, artifact, start_s, end_s, severity, label)"
+                " SELECT ?, artifact, start_s, end_s, severity, label FROM events WHERE take_id = ?",
+                (new_id, source_id),
+            )
+            db.execute(
+                "INSERT INTO signals (take_id, name, data) SELECT ?, name, data FROM signals"
+                " WHERE take_id = ?",
+                (new_id, source_id),
+            )
+
+    def forget_except(self, paths: Iterable[str]) -> int:
+        """Remove takes whose path is not in ``paths`` (deleted from the folder)."""
+        keep = set(paths)
+        gone = [r["id"] for r in self._db.execute("SELECT id, path FROM takes") if r["path"] not in keep]
+        with self._tx() as db:
+            db.executemany("DELETE FROM takes WHERE id = ?", [(i,) for i in gone])
+        return len(gone)
+
+    def set_scores(self, scores: dict[str, tuple[float | None, str, int | None, bool]]) -> None:
+        """Write ``path -> (score, verdict, rank, best_in_shot)`` for many takes at once."""
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE takes SET score = ?, verdict = ?, rank = ?, best_in_shot = ? WHERE path = ?",
+                [(s, v, r, int(b), p) for p, (s, v, r, b) in scores.items()],
+            )
+
+    # -- details ---------------------------------------------------------------------
+    def events(self, take_id: int) -> list[Event]:
+        """A take's events, in time order."""
+        rows = self._db.execute(
+            "SELECT artifact, start_s, end_s, severity, label FROM events WHERE take_id = ?"
+            " ORDER BY start_s, id",
+            (take_id,),
+        )
+        return [Event(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def signals(self, take_id: int) -> dict[str, np.ndarray]:
+        """A take's per-frame signals (``"t_s"`` holds the frame times)."""
+        rows = self._db.execute("SELECT name, data FROM signals WHERE take_id = ?", (take_id,))
+        return {r[0]: np.frombuffer(r[1], dtype="<f4").copy() for r in rows}
+
+    def integrity_ok(self) -> bool:
+        """Whether SQLite's integrity check passes."""
+        return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
