@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qc.config import Config, analysis_key
+from qc.decode import read_error
 from qc.errors import RootError
 from qc.scan import TakeAnalysis, analyse_take
 from qc.scoring import rank_takes, score_take, verdict_for
@@ -23,6 +24,16 @@ __all__ = ["TakeRef", "ScanSummary", "find_takes", "shot_of", "content_hash", "s
            "rescore"]
 
 log = logging.getLogger("qc")
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """A take file's identity as the store keeps it, or why it could not be read."""
+
+    hash: str | None
+    size: int | None = None
+    mtime_ns: int | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -225,11 +236,10 @@ def scan_folder(
             if ref not in pending:
                 progress.take_done(ref, None)
 
-        def save(ref: TakeRef, facts: tuple[str | None, int | None, int | None],
-                 result: TakeAnalysis) -> None:
+        def save(ref: TakeRef, facts: _Facts, result: TakeAnalysis) -> None:
             store.save_take(
-                path=ref.path, shot=ref.shot, content_hash=facts[0], size=facts[1],
-                mtime_ns=facts[2], analysis_key=key, status=result.status, error=result.error,
+                path=ref.path, shot=ref.shot, content_hash=facts.hash, size=facts.size,
+                mtime_ns=facts.mtime_ns, analysis_key=key, status=result.status, error=result.error,
                 media=result.media.to_dict() if result.media else None,
                 events=result.events, signals=result.signals, run_id=run_id,
             )
@@ -237,10 +247,10 @@ def scan_folder(
             summary.errors += result.status == "error"
             progress.take_done(ref, result)
 
-        todo = [(r, f) for r, f in pending.items() if f[0] is not None]
+        todo = [(r, f) for r, f in pending.items() if f.error is None]
         for ref, facts in pending.items():
-            if facts[0] is None:  # could not even be read for hashing
-                save(ref, facts, TakeAnalysis(status="error", error=_unreadable(ref.file)))
+            if facts.error is not None:  # could not even be read for hashing
+                save(ref, facts, TakeAnalysis(status="error", error=facts.error))
         if jobs <= 1 or len(todo) <= 1:
             for ref, facts in todo:
                 result = _analyse_in_process(ref, config, progress)
@@ -265,14 +275,14 @@ def _analyse_in_process(ref: TakeRef, config: Config, progress: ScanProgress) ->
 
 
 def _scan_pool(
-    todo: list[tuple[TakeRef, tuple[str | None, int | None, int | None]]],
+    todo: list[tuple[TakeRef, _Facts]],
     config: Config,
     jobs: int,
-    save: Callable[[TakeRef, tuple[str | None, int | None, int | None], TakeAnalysis], None],
+    save: Callable[[TakeRef, _Facts, TakeAnalysis], None],
 ) -> None:
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
-        running: dict[Future[TakeAnalysis], tuple[TakeRef, tuple]] = {}
+        running: dict[Future[TakeAnalysis], tuple[TakeRef, _Facts]] = {}
         queue = list(todo)
         try:
             while queue or running:
@@ -293,19 +303,6 @@ def _scan_pool(
             raise
 
 
-def _unreadable(file: Path) -> str:
-    try:
-        with open(file, "rb"):
-            pass
-    except PermissionError:
-        return "cannot read the file: permission denied"
-    except FileNotFoundError:
-        return "the file disappeared before it could be read"
-    except OSError as exc:
-        return f"cannot read the file: {exc.strerror or exc}"
-    return "cannot read the file"
-
-
 def _plan(
     store: Store,
     refs: list[TakeRef],
@@ -313,17 +310,17 @@ def _plan(
     force: bool,
     summary: ScanSummary,
     run_id: int,
-) -> dict[TakeRef, tuple[str | None, int | None, int | None]]:
+) -> dict[TakeRef, _Facts]:
     """Decide which takes need scanning; record the unchanged and the moved ones."""
     present = {r.path for r in refs}
-    pending: dict[TakeRef, tuple[str | None, int | None, int | None]] = {}
+    pending: dict[TakeRef, _Facts] = {}
     for ref in refs:
         try:
             st = os.stat(ref.file)
             if not stat.S_ISREG(st.st_mode):
-                raise IsADirectoryError(ref.file)
-        except OSError:
-            pending[ref] = (None, None, None)
+                raise IsADirectoryError(21, "not a regular file", str(ref.file))
+        except OSError as exc:
+            pending[ref] = _Facts(None, error=read_error(exc))
             continue
         size, mtime = st.st_size, st.st_mtime_ns
         old = store.get(ref.path)
@@ -335,8 +332,8 @@ def _plan(
             continue
         try:
             digest = content_hash(ref.file)
-        except OSError:
-            pending[ref] = (None, size, mtime)
+        except OSError as exc:
+            pending[ref] = _Facts(None, size, mtime, error=read_error(exc))
             continue
         if not force:
             same = [t for t in store.find_by_hash(digest) if t.analysis_key == key]
@@ -357,5 +354,5 @@ def _plan(
                                 mtime_ns=mtime)
                 summary.skipped += 1
                 continue
-        pending[ref] = (digest, size, mtime)
+        pending[ref] = _Facts(digest, size, mtime)
     return pending

@@ -335,6 +335,7 @@ def analysis_key(config: Config) -> str:
     reused; scoring is not part of it (scores are recomputed from stored severities).
     """
     cfg = config.to_dict()
+    cfg["decode"].pop("threads")  # how fast, not what is measured
     payload = {
         "analysis_version": ANALYSIS_VERSION,
         **{k: cfg[k] for k in ("decode", "flicker", "faces", "morphing", "physics")},

@@ -23,7 +23,7 @@ import numpy as np
 from qc.config import DecodeConfig
 from qc.errors import DecodeError
 
-__all__ = ["Frame", "MediaInfo", "VideoReader", "MIN_FRAMES"]
+__all__ = ["Frame", "MediaInfo", "VideoReader", "MIN_FRAMES", "read_error"]
 
 log = logging.getLogger("qc")
 
@@ -129,14 +129,14 @@ def _fit(width: int, height: int, max_side: int) -> tuple[int, int]:
     return w, h
 
 
-def _reason(exc: BaseException) -> str:
+def read_error(exc: BaseException) -> str:
     """A one-line, human reason for an error raised while opening or decoding."""
     if isinstance(exc, PermissionError):
         return "cannot read the file: permission denied"
     if isinstance(exc, FileNotFoundError):
         return "the file disappeared before it could be read"
     if isinstance(exc, IsADirectoryError):
-        return "not a file"
+        return "not a regular file"
     if isinstance(exc, av.error.InvalidDataError):
         return "not a video file, or corrupt: FFmpeg found no valid data"
     if isinstance(exc, av.error.FFmpegError):
@@ -171,17 +171,18 @@ class VideoReader:
         self.path = Path(path)
         self.config = config or DecodeConfig()
         self._container: Any = None
+        self._started = False
         self.info: MediaInfo | None = None
         try:
             size = os.stat(self.path).st_size
         except OSError as exc:
-            raise DecodeError(_reason(exc)) from exc
+            raise DecodeError(read_error(exc)) from exc
         if size == 0:
             raise DecodeError("empty file (0 bytes)")
         try:
             self._container = av.open(str(self.path), mode="r", metadata_errors="ignore")
         except Exception as exc:  # PyAV raises many kinds; all mean "cannot open"
-            raise DecodeError(_reason(exc)) from exc
+            raise DecodeError(read_error(exc)) from exc
         if not self._container.streams.video:
             has_audio = bool(self._container.streams.audio)
             self.close()
@@ -233,7 +234,7 @@ class VideoReader:
             except (av.error.FFmpegError, OSError) as exc:
                 # a demuxer error ends the stream: what was decoded stands
                 log.debug("%s: demuxing stopped: %s", self.path, exc)
-                self.demux_error = _reason(exc)
+                self.demux_error = read_error(exc)
                 return
             try:
                 frames = packet.decode()
@@ -252,6 +253,9 @@ class VideoReader:
     def __iter__(self) -> Iterator[Frame]:
         if self._container is None:
             raise DecodeError("the take is closed")
+        if self._started:
+            raise ValueError("a VideoReader can be iterated only once")
+        self._started = True
         cfg = self.config
         self.demux_error: str | None = None
         size: tuple[int, int] | None = None
@@ -301,12 +305,16 @@ class VideoReader:
         except DecodeError:
             raise
         except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
-            raise DecodeError(_reason(exc)) from exc
+            raise DecodeError(read_error(exc)) from exc
         finally:
             if prev is not None:
                 prev.release()
         if n == 0:
             raise DecodeError(self.demux_error or "no decodable video frames")
+        if self.bad_packets > max(2, n // 100):
+            raise DecodeError(
+                f"corrupt: {self.bad_packets} undecodable packets ({n} frames decoded)"
+            )
         if n < MIN_FRAMES:
             raise DecodeError(f"only {n} frame: too short to analyse motion over time")
         span = last_t - first_t

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qc.detectors.base import Event
+from qc.signals import events_from_score, fps_of, mad, robust_z, rolling_median, runs, severity_from_ratio
+
+
+def test_robust_z_ignores_outliers_and_nan():
+    x = np.r_[np.ones(20), 50.0, np.nan]
+    z = robust_z(x, floor=1.0)
+    assert z[20] == pytest.approx(49.0)
+    assert np.isnan(z[21])
+    assert np.all(z[:20] == 0)
+
+
+def test_runs_joins_small_gaps():
+    m = np.array([1, 1, 0, 1, 0, 0, 0, 1], bool)
+    assert runs(m) == [(0, 1), (3, 3), (7, 7)]
+    assert runs(m, max_gap=1) == [(0, 3), (7, 7)]
+    assert runs(np.zeros(4, bool)) == []
+
+
+def test_rolling_median_edges_and_nan():
+    out = rolling_median(np.array([np.nan, 1.0, 5.0, 1.0]), radius=1)
+    assert out.tolist() == [1.0, 3.0, 1.0, 3.0]
+
+
+def test_severity_is_monotonic_and_bounded():
+    values = [severity_from_ratio(r) for r in (0.5, 1.0, 1.5, 3.0, 100.0)]
+    assert values[0] == 0.0
+    assert values == sorted(values)
+    assert 0.3 <= values[1] < values[-1] <= 1.0
+
+
+def test_events_from_score_times_and_severity():
+    t = np.arange(10) / 10
+    score = np.zeros(10)
+    score[3:5] = [2.0, 1.2]
+    score[8] = 1.0
+    evs = events_from_score(score, t, artifact="flicker", label="x")
+    assert [(e.start_s, e.end_s) for e in evs] == [(0.3, 0.4), (0.8, 0.8)]
+    assert evs[0].severity == pytest.approx(severity_from_ratio(2.0))
+    assert all(isinstance(e, Event) and e.artifact == "flicker" for e in evs)
+
+
+def test_mad_and_fps():
+    assert mad(np.array([np.nan, 1.0, 1.0, 1.0])) == 0.0
+    assert fps_of(np.arange(5) / 25.0) == pytest.approx(25.0)
+    assert fps_of(np.array([0.0])) == 24.0
