@@ -15,7 +15,7 @@ from pathlib import Path
 
 from qc.config import Config, analysis_key
 from qc.decode import read_error
-from qc.errors import RootError
+from qc.errors import RootError, one_line
 from qc.scan import TakeAnalysis, analyse_take
 from qc.scoring import rank_takes, score_take, verdict_for
 from qc.store import STORE_DIRNAME, Store, default_store_path
@@ -165,8 +165,9 @@ def _analyse(file: str, config: Config) -> TakeAnalysis:
     try:
         return analyse_take(file, config)
     except Exception as exc:  # a bug must cost one take, never the scan
-        log.exception("%s: unexpected error", file)
-        return TakeAnalysis(status="error", error=f"internal error: {type(exc).__name__}: {exc}")
+        log.debug("%s: unexpected error", file, exc_info=True)
+        return TakeAnalysis(status="error",
+                            error=one_line(f"internal error: {type(exc).__name__}: {exc}"))
 
 
 def _worker_init() -> None:
@@ -270,8 +271,9 @@ def _analyse_in_process(ref: TakeRef, config: Config, progress: ScanProgress) ->
     try:
         return analyse_take(ref.file, config, progress=lambda n: progress.frames(ref, n))
     except Exception as exc:  # a bug must cost one take, never the scan
-        log.exception("%s: unexpected error", ref.path)
-        return TakeAnalysis(status="error", error=f"internal error: {type(exc).__name__}: {exc}")
+        log.debug("%s: unexpected error", ref.path, exc_info=True)
+        return TakeAnalysis(status="error",
+                            error=one_line(f"internal error: {type(exc).__name__}: {exc}"))
 
 
 def _scan_pool(
@@ -296,7 +298,7 @@ def _scan_pool(
                         result = fut.result()
                     except Exception as exc:  # the worker died (killed, out of memory)
                         result = TakeAnalysis(status="error",
-                                              error=f"the scanning process died: {exc}")
+                                              error=one_line(f"the scanning process died: {exc}"))
                     save(ref, facts, result)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)

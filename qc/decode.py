@@ -109,7 +109,8 @@ class Frame:
             return self.rgb
         w, h = self._face_size
         img = self._source.reformat(width=w, height=h, format="rgb24").to_ndarray()
-        return _rotate(img, self._rotation)
+        # rows may be padded: dlib wants a C-contiguous image
+        return np.ascontiguousarray(_rotate(img, self._rotation))
 
     def release(self) -> None:
         """Drop the reference to the decoded frame (called when the next one arrives)."""
@@ -291,7 +292,7 @@ class VideoReader:
                 last_kept = t_s
                 rgb = src.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
                 frame = Frame(
-                    n, t_s, _rotate(rgb, rotation),
+                    n, t_s, np.ascontiguousarray(_rotate(rgb, rotation)),
                     source=src, rotation=rotation, face_size=face_size,
                 )
                 if prev is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "one_line",
     "QCError",
     "ConfigError",
     "DecodeError",
@@ -40,3 +41,15 @@ class RootError(QCError):
     """The folder to scan does not exist or cannot be read."""
 
     exit_code = 3
+
+
+def one_line(message: object, *, limit: int = 300) -> str:
+    """A message cut to its first line and at most ``limit`` characters, for a person.
+
+    Examples
+    --------
+    >>> one_line("bad thing\n  at line 3")
+    'bad thing'
+    """
+    text = str(message).strip().splitlines()[0] if str(message).strip() else ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,40 @@
+"""Every real clip in ../shared/clips scans without a crash (mp4 and GIF, odd sizes, VFR,
+rotation, anamorphic pixels, 8 to 600 frames)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+
+from qc.cli import main
+from qc.config import Config
+from qc.report import report_schema
+
+
+def test_scanning_every_real_clip_completes(shared_clips: Path, tmp_path: Path):
+    out = tmp_path / "clips.json"
+    store = tmp_path / "store" / "qc.db"
+    # the clips folder is read-only: the store lives elsewhere
+    rc = main(["scan", str(shared_clips), "--store", str(store), "--json", str(out), "-q",
+               "-j", "2"])
+    assert rc == 0
+    report = json.loads(out.read_text())
+    jsonschema.validate(report, report_schema())
+    exts = Config().scan.extensions
+    on_disk = {p.relative_to(shared_clips).as_posix() for p in shared_clips.rglob("*")
+               if p.is_file() and p.suffix.lower() in exts}
+    assert {t["path"] for t in report["takes"]} == on_disk
+    crashed = [(t["path"], t["error"]) for t in report["takes"]
+               if t["status"] == "error" and "internal error" in (t["error"] or "")]
+    assert crashed == []
+    errors = [(t["path"], t["error"]) for t in report["takes"] if t["status"] == "error"]
+    assert errors == [], "every shared clip is a readable video"
+    for t in report["takes"]:
+        m = t["media"]
+        assert m["frames"] >= 8 and m["width"] > 0 and m["height"] > 0 and m["fps"] > 0
+    rotated = next(t for t in report["takes"] if "issue-134-rotate" in t["path"])
+    assert rotated["media"]["height"] > rotated["media"]["width"]
+    anamorphic = next(t for t in report["takes"] if "issue-195-aspect-ratio" in t["path"])
+    assert anamorphic["media"]["width"] == 1024  # 704 px at a 16:11 pixel aspect ratio
