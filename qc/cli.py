@@ -78,6 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="the last scan's report again, from the store")
     r.add_argument("root", metavar="DIR", type=Path, help="the scanned folder")
     outputs(r)
+
+    b = sub.add_parser("bench", help="benchmarks that print figures")
+    bsub = b.add_subparsers(dest="bench", metavar="WHAT", parser_class=_Parser)
+    bsub.required = True
+    acc = bsub.add_parser("accuracy", help="detector accuracy on a generated labelled set")
+    acc.add_argument("--n", type=_positive_int, default=10, help="takes per kind (default 10)")
+    acc.add_argument("--seed", type=_positive_int, default=1000, help="first seed (default 1000)")
+    acc.add_argument("--config", metavar="FILE", type=Path, help="qc.toml to evaluate")
+    acc.add_argument("--keep", metavar="DIR", type=Path,
+                     help="generate the set into DIR (or reuse it) instead of a temporary folder")
+    acc.add_argument("--kinds", help="comma-separated kinds to generate (default: all)")
+    acc.add_argument("-j", "--jobs", type=_positive_int, metavar="N")
+    acc.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
 
@@ -197,6 +210,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from qc.bench import accuracy, print_accuracy
+
+    config = load_config(args.config) if args.config else load_config()
+    kinds = [k.strip() for k in args.kinds.split(",")] if args.kinds else None
+    if kinds:
+        from qc.synth import KINDS
+
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            raise ConfigError(f"unknown kinds: {', '.join(unknown)} (known: {', '.join(KINDS)})")
+    result = accuracy(n=max(1, args.n), seed=args.seed, config=config, workdir=args.keep,
+                      jobs=args.jobs, kinds=kinds)
+    print_accuracy(result, sys.stdout)
+    return EXIT_OK
+
+
 def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.WARNING
     if getattr(args, "quiet", False):
@@ -218,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args)
-    commands = {"scan": _cmd_scan, "report": _cmd_report}
+    commands = {"scan": _cmd_scan, "report": _cmd_report, "bench": _cmd_bench}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:
