@@ -159,7 +159,7 @@ def accuracy(
                            height=size[1], n_frames=n_frames)
         truth = synth.read_truth(truth_file)
         store_path = Path(tmp) / "qc.db" if workdir is None else default_store_path(root)
-        scan_folder(root, config, jobs=jobs, store_path=store_path)
+        scan_folder(root, config, jobs=jobs, store_path=store_path, force=True)
         with Store(store_path, readonly=True) as store:
             report = build_report(store, root=str(root), config=config.to_dict())
     return evaluate(report, truth)

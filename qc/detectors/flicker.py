@@ -10,7 +10,7 @@ from qc.config import FlickerConfig
 from qc.decode import Frame
 from qc.detectors.base import Detector, DetectorResult, Event, SignalBuffer
 from qc.motion import MOTION_GRID
-from qc.signals import events_from_score, frames_in, mad, quiet_nan
+from qc.signals import events_from_score, fps_of, frames_in, mad, quiet_nan
 
 __all__ = ["FlickerDetector"]
 
@@ -21,12 +21,38 @@ COLOR_KEY = "flicker_color"
 BOIL_KEY = "flicker_boil"
 
 
-def _second_difference(x: np.ndarray) -> np.ndarray:
-    """``x[t] - (x[t-1] + x[t+1]) / 2`` along axis 0; zero at the ends."""
-    out = np.zeros_like(x, dtype=np.float64)
-    if x.shape[0] >= 3:
-        out[1:-1] = x[1:-1] - 0.5 * (x[:-2] + x[2:])
+def _reversal(step: np.ndarray) -> np.ndarray:
+    """How far a change reverses at once: ``min(|a[t]|, |a[t+1]|)`` where the signs differ.
+
+    ``step[t]`` is the change from frame t-1 to t (axis 0).  A flash (+x then -x) or
+    pumping scores x; a steady ramp, a fade or the corner where a fade starts scores 0.
+    The value is placed at frame t (the frame that stands out).
+    """
+    step = np.nan_to_num(np.asarray(step, dtype=np.float64), nan=0.0)
+    out = np.zeros_like(step)
+    if step.shape[0] >= 3:
+        a, b = step[1:-1], step[2:]
+        out[1:-1] = np.where(np.sign(a) * np.sign(b) < 0, np.minimum(np.abs(a), np.abs(b)), 0.0)
     return out
+
+
+def _step(x: np.ndarray) -> np.ndarray:
+    """Change from the previous frame along axis 0 (0 for the first frame)."""
+    out = np.zeros_like(x, dtype=np.float64)
+    out[1:] = np.diff(x, axis=0)
+    return out
+
+
+def _repeated(score: np.ndarray, *, window: int, at_least: int = 2) -> np.ndarray:
+    """Keep a (frames, blocks) score only where the same block reverses ``at_least`` times
+    within ``window`` frames either side: pulsing, not one object passing by."""
+    hits = (score >= 1.0).astype(np.float64)
+    n = hits.shape[0]
+    csum = np.vstack([np.zeros((1,) + hits.shape[1:]), np.cumsum(hits, axis=0)])
+    lo = np.clip(np.arange(n) - window, 0, n)
+    hi = np.clip(np.arange(n) + window + 1, 0, n)
+    count = csum[hi] - csum[lo]
+    return np.where(count >= at_least, score, 0.0)
 
 
 class FlickerDetector(Detector):
@@ -69,25 +95,22 @@ class FlickerDetector(Detector):
         means = np.asarray(self._means).reshape(n, 3)
         floor = cfg.min_luma_levels
 
-        # global brightness pumping and flashes
-        d2 = np.abs(_second_difference(means[:, 0]))
-        scale = max(floor, cfg.z_threshold * mad(d2))
-        global_score = d2 / scale
+        # global brightness pumping and flashes: a change that reverses at once
+        rev = _reversal(_step(means[:, 0]))
+        global_score = rev / max(floor, cfg.z_threshold * mad(rev))
 
-        # colour flicker: white balance that jumps (chroma second difference)
-        c2 = np.abs(_second_difference(means[:, 1:])).max(axis=1)
-        color_score = c2 / max(floor, cfg.z_threshold * mad(c2))
+        # colour flicker: white balance that jumps and comes back
+        crev = _reversal(_step(means[:, 1:])).max(axis=1) if n else np.zeros(0)
+        color_score = crev / max(floor, cfg.z_threshold * mad(crev))
 
-        # regional flicker: a block's brightness change, minus the frame's, that reverses
+        # regional flicker: a block's motion-compensated brightness change (minus the
+        # frame's) that reverses, again and again
         signed = np.asarray(self._signed, dtype=np.float64).reshape(n, -1)
         local = signed - quiet_nan(np.nanmedian, signed, axis=1, keepdims=True) if n else signed
-        region = np.zeros(n)
-        if n >= 3:
-            swing = np.abs(local[1:-1] - local[2:]) * 0.5  # (a_t - a_{t+1}) / 2
-            both = np.sign(local[1:-1]) != np.sign(local[2:])
-            swing = np.where(both, swing, 0.0)
-            region[1:-1] = np.nan_to_num(swing, nan=0.0).max(axis=1).clip(0)
-        region_score = region / max(2 * floor, cfg.z_threshold * mad(region))
+        brev = _reversal(local)
+        per_block = brev / max(2 * floor, cfg.z_threshold * mad(brev[brev > 0]) if (brev > 0).any() else 0)
+        window = max(2, int(round(0.25 * fps_of(times_s))))
+        region_score = _repeated(per_block, window=window).max(axis=1, initial=0.0)
 
         # boiling: a block's detail re-invented every frame, far above its usual residual
         absd = np.asarray(self._abs, dtype=np.float64).reshape(n, -1)
