@@ -232,9 +232,7 @@ def _lfw() -> np.ndarray:
     return out
 
 
-# Colour photographs and grey textures (tinted when used).
-_COLOUR = ("coffee", "chelsea", "rocket", "motorcycle", "immunohistochemistry")
-_GREY = ("brick", "grass", "gravel", "moon", "coins", "clock")
+# Which bundled pictures play which part (grey ones are toned when used).
 _BACKGROUNDS = ("coffee", "chelsea", "rocket", "motorcycle", "brick", "grass", "gravel", "moon")
 _SPRITE_TEXTURES = ("chelsea", "coffee", "rocket", "motorcycle", "immunohistochemistry",
                     "coins", "clock", "brick", "gravel")
@@ -287,9 +285,6 @@ class _Cfg:
     def tau(self) -> np.ndarray:
         """Frame timestamps in seconds."""
         return np.arange(self.n, dtype=np.float64) / self.fps
-
-    def t(self, idx: float) -> float:
-        return idx / self.fps
 
 
 @dataclass
@@ -720,7 +715,7 @@ def _make_scene(rng: np.random.Generator, cfg: _Cfg, *, t_max: float,
             if zoom_to > 1.0:  # zoom in towards the centre: keep objects near it
                 s0 = np.array([cfg.width, cfg.height]) / 2 + (s0 - np.array([cfg.width, cfg.height]) / 2) * 0.4
                 u *= 0.3
-            acc = rng.uniform(-0.04, 0.04, 2) * cfg.width
+            acc = rng.uniform(-0.2, 0.2, 2) * speed  # gentle: at most ~20% speed change per second
             path = _Path(
                 p0=tuple(s0 - np.array([cfg.width, cfg.height]) / 2.0),
                 vel=tuple(u + vel), acc=tuple(acc),
@@ -1011,7 +1006,7 @@ def _k_flicker_boil(rng: np.random.Generator, cfg: _Cfg) -> _Take:
     a, b = _span(rng, cfg, 0.3, 0.7, min_frames=3)
     centre = _region_centre(rng, plan, cfg, (a + b) // 2)
     radius = rng.uniform(0.16, 0.26) * cfg.height
-    boost = rng.uniform(0.8, 1.2)
+    boost = rng.uniform(1.0, 1.4)
     sigma = 2.2 * cfg.unit
     seed = int(rng.integers(2**62))
 
@@ -1026,7 +1021,7 @@ def _k_flicker_boil(rng: np.random.Generator, cfg: _Cfg) -> _Take:
         tex = tex[:cfg.height, :cfg.width]
         new = tex - cv2.GaussianBlur(tex, (0, 0), sigma)
         sel = mask > 0.5
-        want = max(float(detail[sel].std()), 5.0) * boost
+        want = max(float(detail[sel].std()), 6.0) * boost
         new *= want / max(float(new[sel].std()), 1e-6)
         return img + (new - detail) * mask[..., None]
 
@@ -1147,7 +1142,8 @@ def _k_morph_warp(rng: np.random.Generator, cfg: _Cfg) -> _Take:
 
 
 def _k_teleport(rng: np.random.Generator, cfg: _Cfg) -> _Take:
-    scene = _make_scene(rng, cfg, t_max=cfg.tau[-1], target_speed=(0.06, 0.2), target_radius=(0.12, 0.17))
+    scene = _make_scene(rng, cfg, t_max=cfg.tau[-1], target_speed=(0.06, 0.2), target_radius=(0.12, 0.17),
+                        wobble=False)
     k, _ = _span(rng, cfg, 0.0, 0.0, margin_before=1)
     radius = scene.sprites[0].radius
     base = _plan(scene, cfg, rng)
@@ -1174,8 +1170,8 @@ def _k_teleport(rng: np.random.Generator, cfg: _Cfg) -> _Take:
 
 def _k_speed_spike(rng: np.random.Generator, cfg: _Cfg) -> _Take:
     for _attempt in range(200):
-        scene = _make_scene(rng, cfg, t_max=cfg.tau[-1], target_speed=(0.1, 0.22), target_radius=(0.12, 0.16),
-                            pan=(0.0, 0.05))
+        scene = _make_scene(rng, cfg, t_max=cfg.tau[-1], target_speed=(0.12, 0.24), target_radius=(0.12, 0.16),
+                            pan=(0.0, 0.05), wobble=False)
         a, b = _span(rng, cfg, 0.12, 0.25, min_frames=3)
         factor = rng.uniform(4.0, 8.0)
         rate = np.ones(cfg.n)
@@ -1206,7 +1202,7 @@ def _k_reverse(rng: np.random.Generator, cfg: _Cfg) -> _Take:
 
 def _k_frame_skip(rng: np.random.Generator, cfg: _Cfg) -> _Take:
     k, _ = _span(rng, cfg, 0.0, 0.0, margin_before=1)
-    skip = int(rng.integers(4, 10))
+    skip = int(rng.integers(5, 11))
     tau = (np.arange(cfg.n) + skip * (np.arange(cfg.n) >= k)) / cfg.fps
     scene = _make_scene(rng, cfg, t_max=tau[-1], pan=(0.08, 0.2), target_speed=(0.12, 0.25))
     plan = _plan(scene, cfg, rng, tau=tau)
@@ -1711,8 +1707,10 @@ def write_take(frames: np.ndarray, path: str | os.PathLike[str], *, fps: float, 
                 stream.width, stream.height = w, h
                 stream.pix_fmt = "yuv420p"
                 stream.options = {"crf": str(int(crf)), "preset": "medium"}
+                stream.codec_context.thread_count = 1  # threaded x264 is not byte-reproducible
                 for i in range(t):
                     vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr[i]), format="rgb24")
+                    vf.pts, vf.time_base = i, 1 / rate
                     for packet in stream.encode(vf):
                         container.mux(packet)
                 for packet in stream.encode():
@@ -1724,8 +1722,7 @@ def write_take(frames: np.ndarray, path: str | os.PathLike[str], *, fps: float, 
                 stream.width, stream.height = w, h
                 stream.pix_fmt = "pal8"
                 for i, vf in enumerate(paletted):
-                    vf.pts = i
-                    vf.time_base = Fraction(1) / rate
+                    vf.pts, vf.time_base = i, 1 / rate
                     for packet in stream.encode(vf):
                         container.mux(packet)
                 for packet in stream.encode():
