@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from qc.config import Config, analysis_key
 from qc.decode import read_error
@@ -160,17 +161,31 @@ def rescore(store: Store, config: Config) -> None:
     store.set_scores(out)
 
 
+_FRAMES_QUEUE: Any = None
+
+
 def _analyse(file: str, config: Config) -> TakeAnalysis:
     """Worker entry point (a top-level function, so process pools can pickle it)."""
+    queue = _FRAMES_QUEUE
+
+    def report(done: int) -> None:
+        if queue is not None:
+            try:
+                queue.put_nowait((file, done))
+            except Exception:  # progress is never worth failing a take
+                pass
+
     try:
-        return analyse_take(file, config)
+        return analyse_take(file, config, progress=report)
     except Exception as exc:  # a bug must cost one take, never the scan
         log.debug("%s: unexpected error", file, exc_info=True)
         return TakeAnalysis(status="error",
                             error=one_line(f"internal error: {type(exc).__name__}: {exc}"))
 
 
-def _worker_init() -> None:
+def _worker_init(queue: Any = None) -> None:
+    global _FRAMES_QUEUE
+    _FRAMES_QUEUE = queue
     logging.getLogger("qc").setLevel(logging.WARNING)
 
 
@@ -257,7 +272,7 @@ def scan_folder(
                 result = _analyse_in_process(ref, config, progress)
                 save(ref, facts, result)
         else:
-            _scan_pool(todo, config, min(jobs, len(todo)), save)
+            _scan_pool(todo, config, min(jobs, len(todo)), save, progress)
         summary.removed = store.forget_except(r.path for r in refs)
         rescore(store, config)
         store.finish_run(run_id, scanned=summary.scanned, skipped=summary.skipped,
@@ -281,9 +296,13 @@ def _scan_pool(
     config: Config,
     jobs: int,
     save: Callable[[TakeRef, _Facts, TakeAnalysis], None],
+    progress: ScanProgress,
 ) -> None:
     ctx = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
+    frames_queue = ctx.Queue()
+    by_file = {str(ref.file): ref for ref, _ in todo}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+                             initargs=(frames_queue,)) as pool:
         running: dict[Future[TakeAnalysis], tuple[TakeRef, _Facts]] = {}
         queue = list(todo)
         try:
@@ -291,7 +310,8 @@ def _scan_pool(
                 while queue and len(running) < jobs * 2:
                     ref, facts = queue.pop(0)
                     running[pool.submit(_analyse, str(ref.file), config)] = (ref, facts)
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
+                _drain(frames_queue, by_file, progress)
                 for fut in done:
                     ref, facts = running.pop(fut)
                     try:
@@ -303,6 +323,19 @@ def _scan_pool(
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def _drain(queue: Any, by_file: dict[str, TakeRef], progress: ScanProgress) -> None:
+    """Pass the workers' frame counts on to the progress display."""
+    import queue as queue_mod
+
+    while True:
+        try:
+            file, done = queue.get_nowait()
+        except (queue_mod.Empty, OSError, ValueError):
+            return
+        if file in by_file:
+            progress.frames(by_file[file], done)
 
 
 def _plan(
