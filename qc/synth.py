@@ -1706,8 +1706,10 @@ def write_take(frames: np.ndarray, path: str | os.PathLike[str], *, fps: float, 
                 stream = container.add_stream("libx264", rate=rate)
                 stream.width, stream.height = w, h
                 stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": str(int(crf)), "preset": "medium"}
-                stream.codec_context.thread_count = 1  # threaded x264 is not byte-reproducible
+                # single-threaded and without macroblock-tree rate control: otherwise the
+                # same frames do not always give the same bytes (fixtures are committed)
+                stream.options = {"crf": str(int(crf)), "preset": "medium", "x264-params": "mbtree=0"}
+                stream.codec_context.thread_count = 1
                 for i in range(t):
                     vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr[i]), format="rgb24")
                     vf.pts, vf.time_base = i, 1 / rate

@@ -107,7 +107,6 @@ class FacesDetector(Detector):
             return
         detector, predictor, encoder = face_models()
         img = frame.face_rgb()
-        scale = frame.rgb.shape[1] / img.shape[1]
         dets = list(detector(img, 0))
         self._counts[frame.idx] = len(dets)
         matched: set[int] = set()
@@ -139,7 +138,6 @@ class FacesDetector(Detector):
         for i, tr in enumerate(self._tracks):
             if i not in matched:
                 tr.misses.append(frame.idx)
-        _ = scale
 
     def _wants_encoding(self, tr: _Track) -> bool:
         k = len(tr.seen) - 1
