@@ -235,7 +235,7 @@ def test_killed_scan_resumes_with_the_same_result(tmp_path: Path):
     log = open(tmp_path / "stderr.txt", "wb")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
     db = root / ".qc" / "qc.db"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while _takes_in(db) < 2 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     proc.kill()

@@ -148,7 +148,8 @@ class PhysicsDetector(Detector):
         # freeze: frames identical to the one before
         absdiff = s["absdiff"]
         moving = float(np.nanmedian(absdiff)) if np.isfinite(absdiff).any() else 0.0
-        still = (absdiff < max(0.15, 0.03 * moving)).astype(np.float32)
+        # (a held frame re-encoded is not bit-identical: allow the codec's noise)
+        still = (absdiff < max(0.5, 0.15 * moving)).astype(np.float32)
 
         events: list[Event] = []
         cut_frames: set[int] = set()
@@ -162,7 +163,7 @@ class PhysicsDetector(Detector):
                     events.append(ev)
         if moving > 1.0:
             min_frames = max(2, int(np.ceil(cfg.min_freeze_s * fps)))
-            for a, b in runs(still > 0):
+            for a, b in runs(still > 0, max_gap=1):
                 if b - a + 1 >= min_frames and not (a <= 1 and b >= n - 2):
                     ratio = (b - a + 1) / min_frames
                     events.append(Event(self.name, float(times_s[max(a - 1, 0)]),
