@@ -36,7 +36,7 @@ EXIT_USAGE = 2
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse's own exits with 2 as well
         self.print_usage(sys.stderr)
-        raise SystemExit(f"qc: error: {message}") if False else self.exit(EXIT_USAGE, f"qc: error: {message}\n")
+        self.exit(EXIT_USAGE, f"qc: error: {message}\n")
 
 
 def _positive_int(text: str) -> int:
@@ -175,8 +175,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         overrides.setdefault("scan", {})["jobs"] = args.jobs
     if args.profile is not None:
         overrides.setdefault("scoring", {})["profile"] = args.profile
-    from qc.batch import find_takes  # noqa: F401  (validates the root before reading config)
-
+    # the root is checked before its qc.toml is read, so a missing folder exits 3, not 2
     if args.config is None and not args.root.is_dir():
         from qc.errors import RootError
 

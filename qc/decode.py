@@ -303,8 +303,6 @@ class VideoReader:
                 last_t = t_s
                 n += 1
                 yield frame
-        except DecodeError:
-            raise
         except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
             raise DecodeError(read_error(exc)) from exc
         finally:

@@ -273,12 +273,10 @@ class Store:
 
         Replaces whatever was stored at ``path``.  Returns the take's id.
         """
-        events = list(events)
-        sev = {a: 0.0 for a in ARTIFACTS} if status == "ok" else {a: None for a in ARTIFACTS}
-        if status == "ok":
-            from qc.scoring import severities
+        from qc.scoring import severities
 
-            sev = severities(events)
+        events = list(events)
+        sev = severities(events) if status == "ok" else {a: None for a in ARTIFACTS}
         with self._tx() as db:
             db.execute("DELETE FROM takes WHERE path = ?", (path,))
             cur = db.execute(

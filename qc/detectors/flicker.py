@@ -8,7 +8,7 @@ import numpy as np
 
 from qc.config import FlickerConfig
 from qc.decode import Frame
-from qc.detectors.base import Detector, DetectorResult, Event, SignalBuffer
+from qc.detectors.base import Detector, DetectorResult, Event
 from qc.motion import MOTION_GRID
 from qc.signals import events_from_score, fps_of, frames_in, mad, quiet_nan
 

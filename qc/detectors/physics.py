@@ -75,8 +75,7 @@ class PhysicsDetector(Detector):
 
     def __init__(self, config: PhysicsConfig) -> None:
         super().__init__(config)
-        self._buf = SignalBuffer(("d1", "d2", "d3", "contrast", "valid", "speed", "vx", "vy",
-                                  "absdiff"))
+        self._buf = SignalBuffer(("d1", "d2", "d3", "contrast", "valid", "speed", "absdiff"))
         self._hists: list[np.ndarray] = []  # the last three histograms only
         self._blocks: list[np.ndarray] = []  # per-block residual, MOTION_GRID**2 floats a frame
         self._vel: list[np.ndarray] = []     # per-block velocity (camera removed), grid**2 x 2
@@ -94,13 +93,12 @@ class PhysicsDetector(Detector):
             self._vel.append(np.zeros((MOTION_GRID * MOTION_GRID, 2), np.float32))
             return
         _, absd, valid = motion.residual
-        speed, vel = motion.foreground
+        speed, _ = motion.foreground
         k = 256.0 / motion.scale_px  # pixels at a 256-px short side
         self._blocks.append(absd.astype(np.float32).ravel())
         self._vel.append((motion.block_flow.reshape(-1, 2) * k).astype(np.float32))
         self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast,
-                         valid=float(valid.mean()), speed=speed * k,
-                         vx=vel[0] * k, vy=vel[1] * k, absdiff=motion.absdiff)
+                         valid=float(valid.mean()), speed=speed * k, absdiff=motion.absdiff)
 
     def finish(self, times_s: np.ndarray) -> DetectorResult:
         cfg = self.config
@@ -142,7 +140,6 @@ class PhysicsDetector(Detector):
         speed_score = np.where(trusted, speed_score, 0.0)
 
         # reversal: fast motion that turns back at once (a bounce off the ground excepted)
-        vx, vy = np.nan_to_num(s["vx"]), np.nan_to_num(s["vy"])
         reverse = _reversals(np.asarray(self._vel, dtype=np.float64).reshape(n, -1, 2), trusted)
 
         # freeze: frames identical to the one before
