@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: bump when a detector changes what it measures: stored results of older versions are rescanned
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 CONFIG_FILENAME = "qc.toml"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif")
 
@@ -89,11 +89,21 @@ class FacesConfig:
     #: run the face detector on one frame in this many
     detect_every: int = field(default=3, metadata=_range(1, 1000))
     #: 128-d encoding distance above which two faces are different people
+    #: (face-recognition's same-person tolerance): an identity change this far is severe
     identity_tolerance: float = field(default=0.6, metadata=_range(0.1, 2.0))
+    #: encoding distance from the track's typical encoding at which an identity event
+    #: starts; one person within one continuous take stays below it
+    identity_drift: float = field(default=0.4, metadata=_range(0.05, 2.0))
     #: at most this many encodings per face track
     max_encodings_per_track: int = field(default=12, metadata=_range(1, 1000))
-    #: robust z-score above which landmark motion is jitter
+    #: robust z-score above which a face's jerk or geometry change is an event
     jitter_z: float = field(default=6.0, metadata=_range(1, 100))
+    #: change of the face's own velocity (face widths per frame, per frame) that is
+    #: jitter however calm the rest of the take is
+    jitter_min: float = field(default=0.04, metadata=_range(0.0, 10.0))
+    #: mean landmark displacement (eye distances) from the track's own geometry that is
+    #: warping however calm the rest of the take is
+    melt_min: float = field(default=0.01, metadata=_range(0.0, 10.0))
 
 
 @dataclass(frozen=True)

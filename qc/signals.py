@@ -7,7 +7,7 @@ import numpy as np
 from qc.detectors.base import Event
 
 __all__ = [
-    "robust_z", "runs", "mad", "fps_of", "frames_in", "rolling_median",
+    "robust_z", "runs", "mad", "lower_mad", "fps_of", "frames_in", "rolling_median",
     "severity_from_ratio", "events_from_score", "quiet_nan",
 ]
 
@@ -152,6 +152,25 @@ def mad(x: np.ndarray) -> float:
     if x.size == 0:
         return 0.0
     return float(np.median(np.abs(x - np.median(x))) * 1.4826)
+
+
+def lower_mad(x: np.ndarray) -> float:
+    """The spread of the values at or below the median, scaled like :func:`mad`.
+
+    An artifact pushes a signal up for a stretch; when that stretch is a large part of a
+    short take it inflates the ordinary MAD, but not the spread of the quiet half.
+
+    Examples
+    --------
+    >>> round(lower_mad(np.array([1.0, 2.0, 3.0, 50.0, 60.0])), 3)
+    1.483
+    """
+    x = np.asarray(x, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return 0.0
+    med = np.median(x)
+    return float(np.median(med - x[x <= med]) * 1.4826)
 
 
 def fps_of(times_s: np.ndarray, *, default: float = 24.0) -> float:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from qc.detectors.base import Event
-from qc.signals import events_from_score, fps_of, mad, robust_z, rolling_median, runs, severity_from_ratio
+from qc.signals import events_from_score, fps_of, lower_mad, mad, robust_z, rolling_median, runs, severity_from_ratio
 
 
 def test_robust_z_ignores_outliers_and_nan():
@@ -49,3 +49,10 @@ def test_mad_and_fps():
     assert mad(np.array([np.nan, 1.0, 1.0, 1.0])) == 0.0
     assert fps_of(np.arange(5) / 25.0) == pytest.approx(25.0)
     assert fps_of(np.array([0.0])) == 24.0
+
+
+def test_lower_mad_ignores_a_long_raised_stretch():
+    quiet = np.array([1.0, 1.2, 0.8, 1.1, 0.9, 1.0])
+    raised = np.r_[quiet, np.full(5, 9.0)]
+    # the raised stretch is 5 of 11 frames: the ordinary MAD takes it for the spread
+    assert lower_mad(raised) <= 3 * mad(quiet) < mad(raised)

@@ -12,7 +12,7 @@ import numpy as np
 from qc.config import FacesConfig
 from qc.decode import Frame
 from qc.detectors.base import Detector, DetectorResult, Event
-from qc.signals import events_from_score, mad, severity_from_ratio
+from qc.signals import events_from_score, lower_mad, severity_from_ratio
 
 __all__ = ["FacesDetector", "face_models"]
 
@@ -65,28 +65,42 @@ def _eye_distance(points: np.ndarray) -> float:
 
 @dataclass
 class _Track:
-    box: tuple[float, float, float, float]
+    box: tuple[float, float, float, float]       # at the face-detection size
     last_idx: int
     seen: list[tuple[int, float]] = field(default_factory=list)        # (frame idx, t)
     shapes: list[np.ndarray] = field(default_factory=list)            # rigid landmarks / eye dist
-    centres: list[np.ndarray] = field(default_factory=list)           # rigid landmarks, px / eye dist
-    ref: np.ndarray | None = None
-    identity: list[tuple[int, float]] = field(default_factory=list)   # (frame idx, distance)
+    velocity: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (frame idx, face widths/frame)
+    encodings: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (frame idx, 128-d)
     misses: list[int] = field(default_factory=list)                   # frames where it was not found
+
+
+def _geometry_change(shapes: list[np.ndarray]) -> float:
+    """How far the newest shape is from the median of the ones before (eye distances)."""
+    if len(shapes) < 3:
+        return 0.0
+    ref = np.median(np.asarray(shapes[-16:-1]), axis=0)
+    return float(np.linalg.norm(_align(shapes[-1], ref) - ref, axis=1).mean())
+
+
+def _excess(x: np.ndarray, floor: float, z: float) -> np.ndarray:
+    """``x`` above its median, in units of ``max(floor, z * spread of the quiet half)``."""
+    return (x - np.median(x)) / max(floor, z * lower_mad(x), 1e-9)
 
 
 class FacesDetector(Detector):
     """Tracks faces and measures their identity, jitter, geometry and presence.
 
     Faces are detected with dlib's HOG detector on every ``detect_every``-th frame at the
-    face-detection size, matched to tracks by overlap, and measured with the 68-point
-    landmark model.  Per track:
+    face-detection size, matched to tracks by overlap, measured with the 68-point landmark
+    model, and followed between detections by the optical flow.  Per track:
 
-    * **identity**: 128-d encodings at spaced detections, compared with the track's first
-      (face-recognition's same-person tolerance is 0.6);
-    * **jitter**: the landmarks' second difference over time relative to the head's
-      smooth motion, normalised by the distance between the eyes;
-    * **melt**: the rigid landmarks' distance from the track's median geometry after
+    * **identity**: 128-d encodings (the first detection, every fourth, and whenever the
+      face's geometry changes) compared with the track's typical face; an event from
+      ``identity_drift``, twice as severe at face-recognition's same-person tolerance;
+    * **jitter**: the face's own velocity (median flow inside the face, camera removed,
+      in face widths) changing back and forth from frame to frame: a head moves smoothly
+      or starts and stops, a jittering face jumps and returns;
+    * **warping**: the rigid landmarks' distance from the track's median geometry after
       similarity alignment (talking and blinking do not move them);
     * **dropout**: a face missing at detections between two where it is present.
     """
@@ -97,16 +111,18 @@ class FacesDetector(Detector):
     def __init__(self, config: FacesConfig) -> None:
         super().__init__(config)
         self._tracks: list[_Track] = []
-        self._done: list[_Track] = []
         self._counts: dict[int, int] = {}
-        self._n = 0
+        self._face_width = 0
 
     def update(self, frame: Frame) -> None:
-        self._n = frame.idx + 1
+        motion = getattr(frame, "motion", None)
+        if motion is not None and self._face_width:
+            self._follow(motion, frame.idx)
         if frame.idx % self.config.detect_every:
             return
         detector, predictor, encoder = face_models()
         img = frame.face_rgb()
+        self._face_width = img.shape[1]
         dets = list(detector(img, 0))
         self._counts[frame.idx] = len(dets)
         matched: set[int] = set()
@@ -118,8 +134,7 @@ class FacesDetector(Detector):
                 if i not in matched and iou > best_iou:
                     best, best_iou = i, iou
             if best is None:
-                track = _Track(box=box, last_idx=frame.idx)
-                self._tracks.append(track)
+                self._tracks.append(_Track(box=box, last_idx=frame.idx))
                 best = len(self._tracks) - 1
             matched.add(best)
             tr = self._tracks[best]
@@ -128,23 +143,40 @@ class FacesDetector(Detector):
             pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
             eye = max(_eye_distance(pts), 1.0)
             tr.seen.append((frame.idx, frame.t_s))
-            tr.centres.append(pts[_RIGID] / eye)
             tr.shapes.append((pts[_RIGID] - pts[_RIGID].mean(0)) / eye)
             if self._wants_encoding(tr):
                 enc = np.asarray(encoder.compute_face_descriptor(img, shape, 1))
-                if tr.ref is None:
-                    tr.ref = enc
-                tr.identity.append((frame.idx, float(np.linalg.norm(enc - tr.ref))))
+                tr.encodings.append((frame.idx, enc))
         for i, tr in enumerate(self._tracks):
             if i not in matched:
                 tr.misses.append(frame.idx)
 
+    def _follow(self, motion: Any, idx: int) -> None:
+        """Measure each live face's own velocity and move its box with the flow."""
+        flow = motion.flow_fwd
+        h, w = flow.shape[:2]
+        sx = w / self._face_width
+        camera, _ = motion.global_motion
+        for tr in self._tracks:
+            if idx - tr.last_idx > 2 * self.config.detect_every:
+                continue
+            x0, y0, x1, y1 = (int(round(v * sx)) for v in tr.box)
+            x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+            if x1 - x0 < 3 or y1 - y0 < 3:
+                continue
+            own = np.median(flow[y0:y1, x0:x1].reshape(-1, 2), axis=0)
+            tr.velocity.append((idx, (own - camera) / (x1 - x0)))
+            dx, dy = own / sx
+            b = tr.box
+            tr.box = (b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy)
+
     def _wants_encoding(self, tr: _Track) -> bool:
-        k = len(tr.seen) - 1
-        if len(tr.identity) >= self.config.max_encodings_per_track:
+        if len(tr.encodings) >= self.config.max_encodings_per_track:
             return False
-        # the first detection, then every fourth: identity drifts over seconds, not frames
-        return k % 4 == 0
+        # the first detection, then every fourth: identity drifts over seconds, not
+        # frames; and at once when the face's geometry changes (a swap or a melt)
+        k = len(tr.seen) - 1
+        return k % 4 == 0 or _geometry_change(tr.shapes) > self.config.melt_min
 
     def finish(self, times_s: np.ndarray) -> DetectorResult:
         cfg = self.config
@@ -161,36 +193,42 @@ class FacesDetector(Detector):
             if len(tr.seen) < 2:
                 continue
             idx = np.array([i for i, _ in tr.seen])
-            # identity drift against the track's first encoding
-            for i, dist in tr.identity:
-                identity[i] = dist
-            ids = np.array([d for _, d in tr.identity])
-            id_idx = np.array([i for i, _ in tr.identity])
-            if ids.size:
+            # identity drift: each encoding against the track's typical face (the
+            # element-wise median, so one poor first frame does not set the reference)
+            if len(tr.encodings) >= 2:
+                id_idx = np.array([i for i, _ in tr.encodings])
+                enc = np.array([e for _, e in tr.encodings])
+                ids = np.linalg.norm(enc - np.median(enc, axis=0), axis=1)
+                identity[id_idx] = np.fmax(identity[id_idx], ids)
                 score = np.zeros(n)
-                score[id_idx] = ids / cfg.identity_tolerance
+                # from the drift threshold (ratio 1) to the same-person tolerance (ratio 2)
+                span = max(cfg.identity_tolerance - cfg.identity_drift, 1e-6)
+                score[id_idx] = np.where(ids >= cfg.identity_drift,
+                                         1.0 + (ids - cfg.identity_drift) / span,
+                                         ids / cfg.identity_drift)
                 events += events_from_score(score, times_s, artifact=self.name,
                                             label="identity change", max_gap=4 * cfg.detect_every)
-            # jitter: landmarks off the head's smooth path
-            cen = np.asarray(tr.centres)
-            if len(cen) >= 3:
-                d2 = np.linalg.norm(cen[1:-1] - 0.5 * (cen[:-2] + cen[2:]), axis=2).mean(axis=1)
-                j = np.zeros(n)
-                j[idx[1:-1]] = d2
-                jitter[idx[1:-1]] = d2
-                scale = max(0.08, cfg.jitter_z * mad(d2))
-                events += events_from_score(j / scale, times_s, artifact=self.name,
-                                            label="face jitter", max_gap=2 * cfg.detect_every)
-            # melt: rigid geometry away from the track's own median geometry
-            shapes = np.asarray(tr.shapes)
-            ref = np.median(shapes, axis=0)
-            dev = np.array([np.linalg.norm(_align(s, ref) - ref, axis=1).mean() for s in shapes])
-            melt[idx] = dev
-            m = np.zeros(n)
-            m[idx] = dev
-            scale = max(0.12, cfg.jitter_z * mad(dev))
-            events += events_from_score(m / scale, times_s, artifact=self.name,
-                                        label="face warping", max_gap=2 * cfg.detect_every)
+            # jitter: the face's velocity changing from one frame to the next
+            if len(tr.velocity) >= 3:
+                v_idx = np.array([i for i, _ in tr.velocity])
+                vel = np.array([v for _, v in tr.velocity])
+                acc, a_idx = _zigzag(v_idx, vel)
+                if acc.size >= 3:
+                    jitter[a_idx] = np.fmax(jitter[a_idx], acc)
+                    j = np.zeros(n)
+                    j[a_idx] = _excess(acc, cfg.jitter_min, cfg.jitter_z)
+                    events += events_from_score(j, times_s, artifact=self.name,
+                                                label="face jitter", max_gap=2)
+            # warping: rigid geometry away from the track's own median geometry
+            if len(tr.shapes) >= 3:
+                shapes = np.asarray(tr.shapes)
+                ref = np.median(shapes, axis=0)
+                dev = np.array([np.linalg.norm(_align(s, ref) - ref, axis=1).mean() for s in shapes])
+                melt[idx] = np.fmax(melt[idx], dev)
+                m = np.zeros(n)
+                m[idx] = _excess(dev, cfg.melt_min, cfg.jitter_z)
+                events += events_from_score(m, times_s, artifact=self.name,
+                                            label="face warping", max_gap=2 * cfg.detect_every)
             # dropout: missing between two detections of the same face
             first, last = idx[0], idx[-1]
             gaps = [i for i in tr.misses if first < i < last]
@@ -204,6 +242,35 @@ class FacesDetector(Detector):
             signals={COUNT_KEY: count, IDENTITY_KEY: identity, JITTER_KEY: jitter, MELT_KEY: melt},
             events=events,
         )
+
+
+def _zigzag(idx: np.ndarray, vel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How hard a face's motion turns back and forth, per frame.
+
+    The change of velocity into frame ``t`` and out of it point in opposite directions
+    when the face jumps and returns; the smaller of the two is the jitter at ``t``.  A
+    head that starts or stops turning changes velocity once, not back and forth.
+
+    Parameters
+    ----------
+    idx : ndarray of int
+        Frame of each velocity sample (consecutive frames only count).
+    vel : ndarray, shape (N, 2)
+        The face's velocity (face widths per frame, camera removed).
+
+    Returns
+    -------
+    (jitter, frames) : tuple of ndarray
+    """
+    if len(idx) < 3:
+        return np.zeros(0), np.zeros(0, dtype=int)
+    acc = np.diff(vel, axis=0)                       # acc[k]: velocity change into idx[k+1]
+    consecutive = (np.diff(idx)[:-1] == 1) & (np.diff(idx)[1:] == 1)
+    a, b = acc[:-1], acc[1:]
+    back = (a * b).sum(axis=1) < 0
+    zig = np.minimum(np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1))
+    keep = consecutive
+    return np.where(back, zig, 0.0)[keep], idx[1:-1][keep]
 
 
 def _stretches(indices: list[int], step: int) -> list[tuple[int, int]]:

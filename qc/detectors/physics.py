@@ -59,8 +59,9 @@ class PhysicsDetector(Detector):
     """Finds discontinuities of motion and content inside one take.
 
     * a **hidden cut**: every frame after one instant differs in colour distribution from
-      every frame before it (a flash comes back the next frame, and is flicker's; the
-      black or white frames of a fade are not a scene);
+      every frame before it, far more than the frames on each side differ among
+      themselves (a flash comes back the next frame, and is flicker's; colour flicker
+      changes every frame; the black or white frames of a fade are not a scene);
     * a **jump** (teleport, skipped frames): some block's motion-compensated residual
       spikes at a single frame, far above that block's residual just before and after;
     * a **speed spike**: the fastest thing in the frame (camera removed) moves far faster
@@ -109,7 +110,11 @@ class PhysicsDetector(Detector):
         # hidden cut at t: both frames before differ from both frames after
         cross = np.vstack([s["d1"], s["d2"], _shift(s["d2"], 1), _shift(s["d3"], 1)])
         cross = np.where(np.isnan(cross), np.vstack([s["d1"]] * 4), cross)
-        cut = np.nan_to_num(cross.min(axis=0), nan=0.0) / cfg.cut_threshold
+        # ... while the frames on each side agree with each other (a take whose every
+        # frame differs from the last, as in colour flicker, has no one instant of change)
+        within = np.fmax(_shift(s["d1"], -1), _shift(s["d1"], 1))
+        change = cross.min(axis=0) - np.nan_to_num(within, nan=0.0)
+        cut = np.nan_to_num(change, nan=0.0).clip(0) / cfg.cut_threshold
         # frames of a fade (near black or white, little contrast) are no scene of their own,
         # and flow there is unreliable: no cut, jump or motion event next to them
         contrast = s["contrast"]
