@@ -12,11 +12,15 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qc.detectors.base import ARTIFACTS, Event
 from qc.errors import QCError, ReportError
 from qc.store import Store, StoredTake
+
+if TYPE_CHECKING:
+    from qc.config import ScoringConfig
+    from qc.scan import TakeAnalysis
 
 __all__ = [
     "SCHEMA_ID",
@@ -29,6 +33,7 @@ __all__ = [
     "Report",
     "read_report",
     "write_atomic",
+    "report_json",
     "write_json",
     "write_csv",
     "CSV_COLUMNS",
@@ -84,7 +89,7 @@ def take_entry(store: Store, take: StoredTake) -> dict[str, Any]:
 
 
 def analysis_entry(
-    path: str, shot: str, analysis: Any, scoring: Any
+    path: str, shot: str, analysis: TakeAnalysis, scoring: ScoringConfig
 ) -> dict[str, Any]:
     """One take's report entry straight from its analysis, without a store.
 
@@ -309,13 +314,18 @@ def write_atomic(path: Path | str, text: str) -> None:
         raise
 
 
-def write_json(report: dict[str, Any], path: Path | str) -> None:
-    """Validate ``report`` against the schema and write it atomically as JSON."""
+def report_json(report: dict[str, Any]) -> str:
+    """Validate ``report`` against the schema and return it as JSON text."""
     try:
         validate_report(report)
     except Exception as exc:  # a bug in qc, not in the user's input
         raise QCError(f"internal error: the report does not follow {SCHEMA_ID}: {exc}") from exc
-    write_atomic(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_json(report: dict[str, Any], path: Path | str) -> None:
+    """Validate ``report`` against the schema and write it atomically as JSON."""
+    write_atomic(path, report_json(report))
 
 
 def _worst(entry: dict[str, Any]) -> tuple[str, float | None, str]:
