@@ -124,6 +124,25 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--force", action="store_true", help="analyse takes even if unchanged")
     g.add_argument("--no-store", action="store_true", help="neither read nor write a store")
 
+    w = sub.add_parser("watch", help="gate takes as they land in a folder; run hooks")
+    w.add_argument("root", metavar="DIR", type=Path, help="the folder to watch")
+    _policy_flags(w)
+    w.add_argument("--on-pass", metavar="CMD",
+                   help="run CMD with the take's path appended as one argument (no shell)")
+    w.add_argument("--on-fail", metavar="CMD",
+                   help="the same for takes that fail or cannot be read")
+    w.add_argument("--move-failed", metavar="DIR", type=Path,
+                   help="move takes that fail or cannot be read into DIR")
+    w.add_argument("--settle", type=_seconds, default=2.0, metavar="S",
+                   help="a file is complete once unchanged for S seconds (default 2)")
+    w.add_argument("--poll", type=_seconds, default=1.0, metavar="S",
+                   help="list the folder every S seconds (default 1)")
+    w.add_argument("--new-only", action="store_true",
+                   help="leave alone the takes already there when the watch starts")
+    w.add_argument("--max-takes", type=_positive_int, metavar="N", help="stop after N takes")
+    w.add_argument("--idle-timeout", type=_seconds, metavar="S",
+                   help="stop after S seconds with nothing to do")
+
     b = sub.add_parser("bench", help="benchmarks that print figures")
     bsub = b.add_subparsers(dest="bench", metavar="WHAT", parser_class=_Parser)
     bsub.required = True
@@ -290,6 +309,40 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     return gate_exit_code(results)
 
 
+def _cmd_watch(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from qc.errors import RootError
+    from qc.watch import watch
+
+    if args.config is None and not args.root.is_dir():
+        raise RootError(f"no such folder: {args.root}" if not args.root.exists()
+                        else f"not a folder: {args.root}")
+    config = load_config(args.config, root=args.root, overrides=_policy_overrides(args))
+    stop = threading.Event()
+    previous = None
+    try:  # a pipeline stops the watch with SIGTERM: finish the take in hand, then exit
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    except ValueError:  # not the main thread
+        pass
+
+    def show(watched: Any) -> None:
+        if not args.quiet:
+            print(watched.line(), flush=True)
+
+    try:
+        watch(args.root, config, store_path=args.store, on_pass=args.on_pass,
+              on_fail=args.on_fail, move_failed=args.move_failed, sidecar=args.sidecar,
+              settle_s=args.settle, poll_s=args.poll, new_only=args.new_only,
+              max_takes=args.max_takes, idle_timeout_s=args.idle_timeout, stop=stop,
+              on_take=show)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return EXIT_OK
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from qc.bench import accuracy, print_accuracy
 
@@ -329,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(args)
     commands = {"scan": _cmd_scan, "report": _cmd_report, "gate": _cmd_gate,
-                "bench": _cmd_bench}
+                "watch": _cmd_watch, "bench": _cmd_bench}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:
