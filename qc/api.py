@@ -86,7 +86,7 @@ def scan_take(
     root, ref, config = _take(path, config)
     db = _open_store(root, store) if ref.file.exists() else None
     try:
-        entry, _ = evaluate(ref, config, root=root, store=db, force=force)
+        entry, _ = evaluate(ref, config, store=db, force=force)
     finally:
         if db is not None:
             db.close()
@@ -151,7 +151,7 @@ def gate_take(
         config = Config.from_dict(overrides, base=config)
     db = _open_store(root, store) if ref.file.exists() else None
     try:
-        result = gate_ref(ref, config, root=root, store=db, display=str(path), force=force,
+        result = gate_ref(ref, config, store=db, display=str(path), force=force,
                           policy=GatePolicy.from_config(config))
     finally:
         if db is not None:

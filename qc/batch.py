@@ -350,7 +350,6 @@ def update_takes(
     refs: list[TakeRef],
     config: Config,
     *,
-    root: Path | str,
     force: bool = False,
 ) -> list[TakeRef]:
     """Bring a few takes of a folder up to date in its store, leaving the others alone.
@@ -358,20 +357,17 @@ def update_takes(
     The gate's counterpart of :func:`scan_folder`: the same incremental plan (size and
     mtime, then content hash, with the analysis configuration), so an unchanged take
     costs a ``stat`` and a lookup; the takes that need it are analysed in this process,
-    one after the other.  Takes not in ``refs`` are never forgotten; they are re-ranked
-    when something new was stored.
+    one after the other.  Takes not in ``refs`` are never forgotten or moved; they are
+    re-ranked when something new was stored.
 
     Parameters
     ----------
     store : Store
         The folder's store, open for writing.
     refs : list of TakeRef
-        The takes to bring up to date, paths relative to ``root``.
+        The takes to bring up to date, paths relative to the store's folder.
     config : Config
         The resolved configuration.
-    root : Path
-        The folder the store belongs to: a stored take whose file is gone from it may
-        be claimed by a moved take.
     force : bool
         Analyse the takes even if unchanged.
 
@@ -380,11 +376,11 @@ def update_takes(
     list of TakeRef
         The takes that were analysed (the others were answered from the store).
     """
-    root = Path(root)
     key = analysis_key(config)
-    present = {r.path for r in refs}
-    present |= {t.path for t in store.takes() if t.path not in present
-                and (root / t.path).exists()}
+    # Only a whole-folder scan knows which takes have gone; here every stored take is
+    # taken as present, so a take with known content is copied, never moved away from
+    # another path (a later scan forgets the rows whose files are gone).
+    present = {r.path for r in refs} | {t.path for t in store.takes()}
     summary = ScanSummary(run_id=0)
     pending = _plan(store, refs, key, force, summary, present=present)
     for ref, facts in pending.items():

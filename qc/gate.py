@@ -245,7 +245,6 @@ def evaluate(
     ref: TakeRef,
     config: Config,
     *,
-    root: Path,
     store: Store | None,
     force: bool = False,
 ) -> tuple[dict[str, Any], bool]:
@@ -254,11 +253,9 @@ def evaluate(
     Parameters
     ----------
     ref : TakeRef
-        The take, its path relative to ``root``.
+        The take, its path relative to the folder ``store`` belongs to.
     config : Config
         The resolved configuration; the score is computed with its ``[scoring]``.
-    root : Path
-        The folder ``store`` belongs to.
     store : Store or None
         The folder's store, or None to analyse without one.
     force : bool
@@ -278,7 +275,7 @@ def evaluate(
 
         analysis = _analyse_in_process(ref, config, ScanProgress())
         return analysis_entry(ref.path, ref.shot, analysis, config.scoring), False
-    analysed = update_takes(store, [ref], config, root=root, force=force)
+    analysed = update_takes(store, [ref], config, force=force)
     stored = store.get(ref.path)
     if stored is None:  # pragma: no cover - update_takes always stores the take
         raise StoreError(f"{ref.path} was not stored in {store.path}")
@@ -306,14 +303,13 @@ def gate_ref(
     ref: TakeRef,
     config: Config,
     *,
-    root: Path,
     store: Store | None,
     display: str | None = None,
     force: bool = False,
     policy: GatePolicy | None = None,
 ) -> GateResult:
     """Gate one take of a folder (see :func:`evaluate`); ``display`` names it in the result."""
-    entry, from_store = evaluate(ref, config, root=root, store=store, force=force)
+    entry, from_store = evaluate(ref, config, store=store, force=force)
     return _decide(ref.file, display or ref.path, entry,
                    policy or GatePolicy.from_config(config), from_store, config)
 
@@ -479,8 +475,7 @@ def gate_paths(
         for t in targets:
             cfg = config_of(t.root)
             store = store_for(t.root) if t.root.is_dir() and t.ref.file.exists() else None
-            result = gate_ref(t.ref, cfg, root=t.root, store=store, display=t.display,
-                              force=force)
+            result = gate_ref(t.ref, cfg, store=store, display=t.display, force=force)
             if sidecar and t.ref.file.is_file():
                 write_sidecar(result)
             log.debug("%s: %s%s", t.display, result.verdict,

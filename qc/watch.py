@@ -338,7 +338,7 @@ def watch(
                     continue
                 tracker.forget(ref.path)
                 try:
-                    watched = _handle(ref, root, config, store, policy, sidecar, moved_dir,
+                    watched = _handle(ref, config, store, policy, sidecar, moved_dir,
                                       pass_argv, fail_argv)
                 except StoreError as exc:  # busy or full: try again once it settles again
                     log.warning("%s: %s", ref.path, exc)
@@ -368,7 +368,6 @@ def watch(
 
 def _handle(
     ref: TakeRef,
-    root: Path,
     config: Config,
     store: Store,
     policy: GatePolicy,
@@ -383,7 +382,7 @@ def _handle(
     tried again); anything else is logged and costs this take only (None).
     """
     try:
-        result = gate_ref(ref, config, root=root, store=store, policy=policy)
+        result = gate_ref(ref, config, store=store, policy=policy)
         if sidecar:
             write_sidecar(result)
     except StoreError:

@@ -229,3 +229,17 @@ def test_a_folder_without_a_writable_store_is_gated_without_one(takes: Path, mon
     assert gate_exit_code(results) == 1
     with pytest.raises(qc.gate.StoreError):
         gate_paths([takes / "clean.mp4"], store_path=takes / "elsewhere.db")
+
+
+def test_gating_against_a_scans_store_reuses_it_and_keeps_its_rows(takes: Path):
+    shot = takes / "sh010"
+    shot.mkdir()
+    shutil.move(takes / "flash.mp4", shot / "flash.mp4")
+    qc.batch.scan_folder(takes, Config.from_dict({"scan": {"jobs": 1}}))
+    db = takes / ".qc" / "qc.db"
+    (result,) = gate_paths([shot / "flash.mp4"], store_path=db)
+    assert result.from_store and result.verdict == "fail"  # known by its content
+    from qc.store import Store
+
+    with Store(db) as store:
+        assert store.get("sh010/flash.mp4") is not None  # the scan's row is not moved
