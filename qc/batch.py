@@ -377,12 +377,11 @@ def update_takes(
         The takes that were analysed (the others were answered from the store).
     """
     key = analysis_key(config)
-    # Only a whole-folder scan knows which takes have gone; here every stored take is
-    # taken as present, so a take with known content is copied, never moved away from
-    # another path (a later scan forgets the rows whose files are gone).
-    present = {r.path for r in refs} | {t.path for t in store.takes()}
+    # Only a whole-folder scan knows which takes have gone: here a take with known
+    # content is copied, never moved away from another path (a later scan forgets the
+    # rows whose files are gone).
     summary = ScanSummary(run_id=0)
-    pending = _plan(store, refs, key, force, summary, present=present)
+    pending = _plan(store, refs, key, force, summary, detect_moves=False)
     for ref, facts in pending.items():
         if facts.error is not None:
             result = TakeAnalysis(status="error", error=facts.error)
@@ -409,16 +408,14 @@ def _plan(
     force: bool,
     summary: ScanSummary,
     *,
-    present: set[str] | None = None,
+    detect_moves: bool = True,
 ) -> dict[TakeRef, _Facts]:
     """Decide which takes need scanning; record the unchanged and the moved ones.
 
-    ``present`` is every stored path whose file still exists (by default the paths of
-    ``refs``, which is all of them in a whole-folder scan): a stored take with the same
-    content at a path not present has moved.
+    A stored take with the same content at a path not among ``refs`` has moved, when
+    ``refs`` is the whole folder (``detect_moves``); otherwise it is copied.
     """
-    if present is None:
-        present = {r.path for r in refs}
+    present = {r.path for r in refs}
     pending: dict[TakeRef, _Facts] = {}
     for ref in refs:
         try:
@@ -448,7 +445,8 @@ def _plan(
                 store.relocate(at_path.id, path=ref.path, shot=ref.shot, size=size, mtime_ns=mtime)
                 summary.skipped += 1
                 continue
-            moved = next((t for t in same if t.path not in present), None)
+            moved = next((t for t in same if t.path not in present), None) \
+                if detect_moves else None
             if moved is not None:
                 log.info("%s: same content as %s (moved)", ref.path, moved.path)
                 store.relocate(moved.id, path=ref.path, shot=ref.shot, size=size, mtime_ns=mtime)
