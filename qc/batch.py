@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qc.config import Config, analysis_key
+from qc.config import Config, analysis_key, load_config
 from qc.decode import read_error
 from qc.errors import RootError, one_line
 from qc.scan import TakeAnalysis, analyse_take
@@ -22,7 +22,7 @@ from qc.scoring import rank_takes, score_take, verdict_for
 from qc.store import STORE_DIRNAME, Store, default_store_path
 
 __all__ = ["TakeRef", "ScanSummary", "find_takes", "shot_of", "content_hash", "scan_folder",
-           "rescore"]
+           "update_takes", "rescore"]
 
 log = logging.getLogger("qc")
 
@@ -191,7 +191,7 @@ def _worker_init(queue: Any = None) -> None:
 
 def scan_folder(
     root: Path | str,
-    config: Config,
+    config: Config | None = None,
     *,
     store_path: Path | str | None = None,
     force: bool = False,
@@ -209,8 +209,9 @@ def scan_folder(
     ----------
     root : Path
         The folder of takes.
-    config : Config
-        The resolved configuration.
+    config : Config, optional
+        The resolved configuration; by default the folder's ``qc.toml`` (or the
+        built-in defaults when it has none).
     store_path : Path, optional
         The SQLite store; ``root/.qc/qc.db`` by default.
     force : bool
@@ -231,10 +232,16 @@ def scan_folder(
     ------
     RootError
         The folder cannot be read.
+    ConfigError
+        No ``config`` was given and the folder's ``qc.toml`` is invalid.
     StoreError
         The store cannot be written.
     """
     root = Path(root)
+    if config is None:
+        if not root.is_dir():
+            find_takes(root, Config())  # raises the RootError that says why
+        config = load_config(root=root)
     progress = progress or ScanProgress()
     refs = find_takes(root, config)
     key = analysis_key(config)
@@ -246,7 +253,7 @@ def scan_folder(
 
         run_id = store.begin_run(root_label or str(root), config.to_dict(), __version__)
         summary = ScanSummary(run_id=run_id, found=len(refs))
-        pending = _plan(store, refs, key, force, summary, run_id)
+        pending = _plan(store, refs, key, force, summary)
         progress.start(len(refs), len(pending))
         for ref in refs:
             if ref not in pending:
@@ -338,15 +345,76 @@ def _drain(queue: Any, by_file: dict[str, TakeRef], progress: ScanProgress) -> N
             progress.frames(by_file[file], done)
 
 
+def update_takes(
+    store: Store,
+    refs: list[TakeRef],
+    config: Config,
+    *,
+    force: bool = False,
+) -> list[TakeRef]:
+    """Bring a few takes of a folder up to date in its store, leaving the others alone.
+
+    The gate's counterpart of :func:`scan_folder`: the same incremental plan (size and
+    mtime, then content hash, with the analysis configuration), so an unchanged take
+    costs a ``stat`` and a lookup; the takes that need it are analysed in this process,
+    one after the other.  Takes not in ``refs`` are never forgotten or moved; they are
+    re-ranked when something new was stored.
+
+    Parameters
+    ----------
+    store : Store
+        The folder's store, open for writing.
+    refs : list of TakeRef
+        The takes to bring up to date, paths relative to the store's folder.
+    config : Config
+        The resolved configuration.
+    force : bool
+        Analyse the takes even if unchanged.
+
+    Returns
+    -------
+    list of TakeRef
+        The takes that were analysed (the others were answered from the store).
+    """
+    key = analysis_key(config)
+    # Only a whole-folder scan knows which takes have gone: here a take with known
+    # content is copied, never moved away from another path (a later scan forgets the
+    # rows whose files are gone).
+    summary = ScanSummary(run_id=0)
+    pending = _plan(store, refs, key, force, summary, detect_moves=False)
+    for ref, facts in pending.items():
+        if facts.error is not None:
+            result = TakeAnalysis(status="error", error=facts.error)
+        else:
+            result = _analyse_in_process(ref, config, ScanProgress())
+        if result.status == "error":
+            log.info("%s: %s", ref.path, result.error)
+        store.save_take(
+            path=ref.path, shot=ref.shot, content_hash=facts.hash, size=facts.size,
+            mtime_ns=facts.mtime_ns, analysis_key=key, status=result.status, error=result.error,
+            media=result.media.to_dict() if result.media else None,
+            events=result.events, signals=result.signals, run_id=None,
+        )
+    # new rows (analysed, or copied from a take with the same content) have no score yet
+    if pending or any((t := store.get(r.path)) is not None and t.verdict is None for r in refs):
+        rescore(store, config)
+    return list(pending)
+
+
 def _plan(
     store: Store,
     refs: list[TakeRef],
     key: str,
     force: bool,
     summary: ScanSummary,
-    run_id: int,
+    *,
+    detect_moves: bool = True,
 ) -> dict[TakeRef, _Facts]:
-    """Decide which takes need scanning; record the unchanged and the moved ones."""
+    """Decide which takes need scanning; record the unchanged and the moved ones.
+
+    A stored take with the same content at a path not among ``refs`` has moved, when
+    ``refs`` is the whole folder (``detect_moves``); otherwise it is copied.
+    """
     present = {r.path for r in refs}
     pending: dict[TakeRef, _Facts] = {}
     for ref in refs:
@@ -377,7 +445,8 @@ def _plan(
                 store.relocate(at_path.id, path=ref.path, shot=ref.shot, size=size, mtime_ns=mtime)
                 summary.skipped += 1
                 continue
-            moved = next((t for t in same if t.path not in present), None)
+            moved = next((t for t in same if t.path not in present), None) \
+                if detect_moves else None
             if moved is not None:
                 log.info("%s: same content as %s (moved)", ref.path, moved.path)
                 store.relocate(moved.id, path=ref.path, shot=ref.shot, size=size, mtime_ns=mtime)

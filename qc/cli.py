@@ -2,7 +2,8 @@
 
 Exit status: 0 the command ran (a scan with error takes still ran), 2 usage or
 configuration error, 3 the folder cannot be read, 1 anything else that stopped qc.
-``QC_DEBUG=1`` shows the traceback of an error.
+``qc gate``: 0 every take passes, 1 a take fails, 3 a take cannot be read (3 wins over
+1), 2 usage or configuration error.  ``QC_DEBUG=1`` shows the traceback of an error.
 """
 
 from __future__ import annotations
@@ -49,6 +50,40 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _seconds(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _policy_flags(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--profile", choices=sorted(PROFILES), help="scoring profile")
+    sp.add_argument("--min-score", type=_number, metavar="N", help="fail takes that score below N")
+    sp.add_argument("--fail-on", metavar="ARTIFACTS",
+                    help="comma-separated artifacts (flicker,faces,morphing,physics) that fail a"
+                         " take on their own when their severity is above the fail level")
+    sp.add_argument("--fail-level", type=_number, metavar="S",
+                    help="severity (0-1) above which a --fail-on artifact fails the take"
+                         " (default: 1 - pass_score/100)")
+    sp.add_argument("--strict", action="store_true", help="a review verdict does not pass")
+    sp.add_argument("--sidecar", action="store_true",
+                    help="write take.mp4.qc.json beside each take (atomically)")
+    sp.add_argument("--config", metavar="FILE", type=Path,
+                    help="qc.toml to use (default: each take's folder's qc.toml)")
+    sp.add_argument("--store", metavar="FILE", type=Path,
+                    help="the SQLite store (default: the take's folder's .qc/qc.db)")
+    sp.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    sp.add_argument("-v", "--verbose", action="count", default=0, help="say more (twice: debug)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every ``qc`` command."""
     p = _Parser(prog="qc", description="Artifact-detection QC for AI-generated video.")
@@ -78,6 +113,35 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="the last scan's report again, from the store")
     r.add_argument("root", metavar="DIR", type=Path, help="the scanned folder")
     outputs(r)
+
+    g = sub.add_parser("gate", help="pass or fail takes, for pipelines (exit 0 pass, 1 fail,"
+                                    " 3 unreadable)")
+    g.add_argument("paths", metavar="TAKE", type=Path, nargs="+",
+                   help="take files, or folders of takes")
+    _policy_flags(g)
+    g.add_argument("--json", action="store_true",
+                   help="print the takes as a report (qc.report/1) instead of lines")
+    g.add_argument("--force", action="store_true", help="analyse takes even if unchanged")
+    g.add_argument("--no-store", action="store_true", help="neither read nor write a store")
+
+    w = sub.add_parser("watch", help="gate takes as they land in a folder; run hooks")
+    w.add_argument("root", metavar="DIR", type=Path, help="the folder to watch")
+    _policy_flags(w)
+    w.add_argument("--on-pass", metavar="CMD",
+                   help="run CMD with the take's path appended as one argument (no shell)")
+    w.add_argument("--on-fail", metavar="CMD",
+                   help="the same for takes that fail or cannot be read")
+    w.add_argument("--move-failed", metavar="DIR", type=Path,
+                   help="move takes that fail or cannot be read into DIR")
+    w.add_argument("--settle", type=_seconds, default=2.0, metavar="S",
+                   help="a file is complete once unchanged for S seconds (default 2)")
+    w.add_argument("--poll", type=_seconds, default=1.0, metavar="S",
+                   help="list the folder every S seconds (default 1)")
+    w.add_argument("--new-only", action="store_true",
+                   help="leave alone the takes already there when the watch starts")
+    w.add_argument("--max-takes", type=_positive_int, metavar="N", help="stop after N takes")
+    w.add_argument("--idle-timeout", type=_seconds, metavar="S",
+                   help="stop after S seconds with nothing to do")
 
     b = sub.add_parser("bench", help="benchmarks that print figures")
     bsub = b.add_subparsers(dest="bench", metavar="WHAT", parser_class=_Parser)
@@ -209,6 +273,76 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _policy_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    from qc.gate import parse_artifacts
+
+    overrides: dict[str, dict[str, Any]] = {}
+    if args.profile is not None:
+        overrides.setdefault("scoring", {})["profile"] = args.profile
+    gate: dict[str, Any] = {}
+    if args.min_score is not None:
+        gate["min_score"] = args.min_score
+    if args.fail_on is not None:
+        gate["fail_on"] = list(parse_artifacts(args.fail_on))
+    if args.fail_level is not None:
+        gate["fail_level"] = args.fail_level
+    if args.strict:
+        gate["strict"] = True
+    if gate:
+        overrides["gate"] = gate
+    return overrides
+
+
+def _cmd_gate(args: argparse.Namespace) -> int:
+    from qc.gate import format_line, gate_exit_code, gate_paths, gate_report
+    from qc.report import report_json
+
+    def show(result: Any) -> None:
+        if not args.quiet and not args.json:
+            print(format_line(result), flush=True)
+
+    results = gate_paths(args.paths, config_file=args.config, overrides=_policy_overrides(args),
+                         store_path=args.store, use_store=not args.no_store, force=args.force,
+                         sidecar=args.sidecar, on_result=show)
+    if args.json:
+        sys.stdout.write(report_json(gate_report(results, root=".")))
+    return gate_exit_code(results)
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from qc.errors import RootError
+    from qc.watch import watch
+
+    if args.config is None and not args.root.is_dir():
+        raise RootError(f"no such folder: {args.root}" if not args.root.exists()
+                        else f"not a folder: {args.root}")
+    config = load_config(args.config, root=args.root, overrides=_policy_overrides(args))
+    stop = threading.Event()
+    previous = None
+    try:  # a pipeline stops the watch with SIGTERM: finish the take in hand, then exit
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    except ValueError:  # not the main thread
+        pass
+
+    def show(watched: Any) -> None:
+        if not args.quiet:
+            print(watched.line(), flush=True)
+
+    try:
+        watch(args.root, config, store_path=args.store, on_pass=args.on_pass,
+              on_fail=args.on_fail, move_failed=args.move_failed, sidecar=args.sidecar,
+              settle_s=args.settle, poll_s=args.poll, new_only=args.new_only,
+              max_takes=args.max_takes, idle_timeout_s=args.idle_timeout, stop=stop,
+              on_take=show)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return EXIT_OK
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from qc.bench import accuracy, print_accuracy
 
@@ -247,7 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args)
-    commands = {"scan": _cmd_scan, "report": _cmd_report, "bench": _cmd_bench}
+    commands = {"scan": _cmd_scan, "report": _cmd_report, "gate": _cmd_gate,
+                "watch": _cmd_watch, "bench": _cmd_bench}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

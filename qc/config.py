@@ -35,6 +35,7 @@ __all__ = [
     "PhysicsConfig",
     "ScoringConfig",
     "ScanConfig",
+    "GateConfig",
     "Config",
     "load_config",
     "analysis_key",
@@ -198,6 +199,38 @@ class ScanConfig:
 
 
 @dataclass(frozen=True)
+class GateConfig:
+    """What ``qc gate`` and ``qc watch`` let through, on top of the scoring verdict.
+
+    A take fails the gate when its verdict is ``fail``, when its score is below
+    ``min_score``, or when an artifact named in ``fail_on`` has a severity above
+    ``fail_level``; ``review`` counts as passing unless ``strict``.  An unreadable take
+    never passes.
+    """
+
+    #: a ``review`` verdict does not pass
+    strict: bool = False
+    #: fail every take that scores below this (on top of the profile's fail score)
+    min_score: float | None = field(default=None, metadata=_range(0, 100))
+    #: artifacts that fail a take on their own when their severity is above ``fail_level``
+    fail_on: tuple[str, ...] = ()
+    #: the severity (0-1) above which a ``fail_on`` artifact fails the take; by default
+    #: ``1 - pass_score / 100``, where that artifact alone would keep the take from passing
+    fail_level: float | None = field(default=None, metadata=_range(0, 1))
+
+    def __post_init__(self) -> None:
+        from qc.detectors.base import ARTIFACTS  # lazy: the detectors import this module
+
+        unknown = [a for a in self.fail_on if a not in ARTIFACTS]
+        if unknown:
+            raise ConfigError(
+                f"gate.fail_on: unknown artifact{'s' if len(unknown) > 1 else ''}"
+                f" {', '.join(map(repr, unknown))} (known: {', '.join(ARTIFACTS)})"
+            )
+        object.__setattr__(self, "fail_on", tuple(dict.fromkeys(self.fail_on)))
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole resolved configuration of a scan."""
 
@@ -208,11 +241,13 @@ class Config:
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     scan: ScanConfig = field(default_factory=ScanConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the configuration as plain JSON-able data (for reports)."""
         out = dataclasses.asdict(self)
         out["scan"]["extensions"] = list(self.scan.extensions)
+        out["gate"]["fail_on"] = list(self.gate.fail_on)
         return out
 
     @classmethod

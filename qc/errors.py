@@ -9,6 +9,7 @@ __all__ = [
     "DecodeError",
     "StoreError",
     "RootError",
+    "ReportError",
 ]
 
 
@@ -41,6 +42,12 @@ class RootError(QCError):
     """The folder to scan does not exist or cannot be read."""
 
     exit_code = 3
+
+
+class ReportError(QCError):
+    """A report file cannot be read or does not follow the report schema."""
+
+    exit_code = 1
 
 
 def one_line(message: object, *, limit: int = 300) -> str:

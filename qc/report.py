@@ -7,23 +7,33 @@ import io
 import json
 import os
 import tempfile
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qc.detectors.base import ARTIFACTS
-from qc.errors import QCError
+from qc.detectors.base import ARTIFACTS, Event
+from qc.errors import QCError, ReportError
 from qc.store import Store, StoredTake
+
+if TYPE_CHECKING:
+    from qc.config import ScoringConfig
+    from qc.scan import TakeAnalysis
 
 __all__ = [
     "SCHEMA_ID",
     "report_schema",
     "validate_report",
     "take_entry",
+    "analysis_entry",
     "build_report",
+    "TakeResult",
+    "Report",
+    "read_report",
     "write_atomic",
+    "report_json",
     "write_json",
     "write_csv",
     "CSV_COLUMNS",
@@ -78,6 +88,185 @@ def take_entry(store: Store, take: StoredTake) -> dict[str, Any]:
     return entry
 
 
+def analysis_entry(
+    path: str, shot: str, analysis: TakeAnalysis, scoring: ScoringConfig
+) -> dict[str, Any]:
+    """One take's report entry straight from its analysis, without a store.
+
+    Parameters
+    ----------
+    path, shot : str
+        The take's path and shot as the report names them.
+    analysis : TakeAnalysis
+        What :func:`qc.scan.analyse_take` measured.
+    scoring : ScoringConfig
+        How severities become a score and a verdict.
+
+    Returns
+    -------
+    dict
+        The same entry :func:`take_entry` gives for a stored take (rank 1).
+    """
+    from qc.scoring import score_take, severities, verdict_for
+
+    entry: dict[str, Any] = {"path": path, "shot": shot, "status": analysis.status,
+                             "error": analysis.error}
+    if analysis.status != "ok":
+        entry.update(score=None, rank=None, verdict="error", best_in_shot=False,
+                     error=analysis.error or "unknown error")
+        return entry
+    sev = severities(analysis.events)
+    score = score_take(sev, scoring)
+    entry.update(score=score, rank=1, verdict=verdict_for(score, scoring), best_in_shot=True)
+    entry["media"] = analysis.media.to_dict() if analysis.media else {}
+    entry["artifacts"] = {
+        a: {"severity": round(sev[a], 4),
+            "events": [e.to_dict() for e in analysis.events if e.artifact == a]}
+        for a in ARTIFACTS
+    }
+    return entry
+
+
+@dataclass(frozen=True)
+class TakeResult:
+    """One take's result, as a report entry holds it (typed).
+
+    Attributes
+    ----------
+    path : str
+        The take's path (relative to the report's root).
+    shot : str
+        The group the take belongs to.
+    status : str
+        ``"ok"``, or ``"error"`` when the take could not be read.
+    verdict : str
+        ``"pass"``, ``"review"``, ``"fail"``, or ``"error"``.
+    score : float or None
+        0-100, higher is cleaner; None for an error take.
+    rank : int or None
+        1 is the best take of the report; None for an error take.
+    error : str or None
+        Why the take could not be read.
+    severities : dict
+        Artifact -> severity (0-1); empty for an error take.
+    events : tuple of Event
+        Every event, in time order.
+    media : dict
+        Duration, fps, frames, size and codec.
+    best_in_shot : bool
+        Whether it is the best take of its shot.
+    """
+
+    path: str
+    shot: str
+    status: str
+    verdict: str
+    score: float | None = None
+    rank: int | None = None
+    error: str | None = None
+    severities: dict[str, float] = field(default_factory=dict)
+    events: tuple[Event, ...] = ()
+    media: dict[str, Any] = field(default_factory=dict)
+    best_in_shot: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether the take could be read and analysed."""
+        return self.status == "ok"
+
+    @property
+    def worst_event(self) -> Event | None:
+        """The most severe event (the earliest of equals), or None."""
+        return max(self.events, key=lambda e: (e.severity, -e.start_s), default=None)
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> TakeResult:
+        """The typed form of a report's take entry (extra keys are ignored)."""
+        arts = entry.get("artifacts") or {}
+        events = [Event(a, ev["start_s"], ev["end_s"], ev["severity"], ev.get("label", ""))
+                  for a in ARTIFACTS for ev in (arts.get(a) or {}).get("events", [])]
+        events.sort(key=lambda e: (e.start_s, ARTIFACTS.index(e.artifact)))
+        return cls(
+            path=entry["path"], shot=entry["shot"], status=entry["status"],
+            verdict=entry["verdict"], score=entry.get("score"), rank=entry.get("rank"),
+            error=entry.get("error"),
+            severities={a: float(arts[a]["severity"]) for a in ARTIFACTS if a in arts},
+            events=tuple(events), media=dict(entry.get("media") or {}),
+            best_in_shot=bool(entry.get("best_in_shot")),
+        )
+
+
+@dataclass(frozen=True)
+class Report:
+    """A whole report (schema ``qc.report/1``), typed.
+
+    Attributes
+    ----------
+    root : str
+        The scanned folder, as given.
+    created : str
+        ISO 8601 time of the scan.
+    qc_version : str
+        The qc that wrote it.
+    config : dict
+        The resolved configuration the scan used.
+    takes : tuple of TakeResult
+        Every take, ranked, error takes last.
+    """
+
+    root: str
+    created: str
+    qc_version: str
+    config: dict[str, Any]
+    takes: tuple[TakeResult, ...]
+
+    def take(self, path: str) -> TakeResult:
+        """The take at ``path``; raises ``KeyError`` if the report has none."""
+        for t in self.takes:
+            if t.path == path:
+                return t
+        raise KeyError(path)
+
+    @classmethod
+    def from_dict(cls, report: dict[str, Any]) -> Report:
+        """The typed form of a report (validate it first: see :func:`validate_report`)."""
+        return cls(root=report["root"], created=report["created"],
+                   qc_version=report["qc_version"], config=dict(report["config"]),
+                   takes=tuple(TakeResult.from_entry(e) for e in report["takes"]))
+
+
+def read_report(path: Path | str) -> Report:
+    """Read a report written by ``qc scan --json``, ``qc gate --json`` or ``--sidecar``.
+
+    Parameters
+    ----------
+    path : Path
+        The JSON file.
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    ReportError
+        The file cannot be read, is not JSON, or does not follow ``qc.report/1``.
+    """
+    import jsonschema
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportError(f"cannot read the report {path}: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path}: not a JSON report: {exc}") from exc
+    try:
+        validate_report(data)
+    except jsonschema.ValidationError as exc:
+        raise ReportError(f"{path}: not a {SCHEMA_ID} report: {exc.message}") from exc
+    return Report.from_dict(data)
+
+
 def build_report(
     store: Store, *, root: str, config: dict[str, Any], created: str | None = None
 ) -> dict[str, Any]:
@@ -125,13 +314,18 @@ def write_atomic(path: Path | str, text: str) -> None:
         raise
 
 
-def write_json(report: dict[str, Any], path: Path | str) -> None:
-    """Validate ``report`` against the schema and write it atomically as JSON."""
+def report_json(report: dict[str, Any]) -> str:
+    """Validate ``report`` against the schema and return it as JSON text."""
     try:
         validate_report(report)
     except Exception as exc:  # a bug in qc, not in the user's input
         raise QCError(f"internal error: the report does not follow {SCHEMA_ID}: {exc}") from exc
-    write_atomic(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_json(report: dict[str, Any], path: Path | str) -> None:
+    """Validate ``report`` against the schema and write it atomically as JSON."""
+    write_atomic(path, report_json(report))
 
 
 def _worst(entry: dict[str, Any]) -> tuple[str, float | None, str]:

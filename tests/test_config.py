@@ -11,7 +11,8 @@ from qc.errors import ConfigError
 def test_defaults_are_valid_and_serialisable():
     cfg = Config()
     d = cfg.to_dict()
-    assert set(d) == {"decode", "flicker", "faces", "morphing", "physics", "scoring", "scan"}
+    assert set(d) == {"decode", "flicker", "faces", "morphing", "physics", "scoring", "scan",
+                      "gate"}
     assert Config.from_dict(d) == cfg
 
 
@@ -36,6 +37,9 @@ def test_unknown_section_is_named():
         ({"scoring": {"pass_score": 40, "fail_score": 60}}, "fail_score"),
         ({"scan": {"shot_pattern": "("}}, "regex"),
         ({"scan": {"extensions": "mp4"}}, "list of strings"),
+        ({"gate": {"fail_on": ["flicker", "flikker"]}}, "flikker"),
+        ({"gate": {"min_score": 101}}, "out of range"),
+        ({"gate": {"fail_level": 1.5}}, "out of range"),
     ],
 )
 def test_bad_values_are_rejected(data, match):
@@ -77,3 +81,13 @@ def test_analysis_key_follows_detectors_not_scoring():
     assert analysis_key(base.replace("scoring", profile="strict")) == analysis_key(base)
     assert analysis_key(base.replace("flicker", z_threshold=3)) != analysis_key(base)
     assert analysis_key(base.replace("decode", threads=2)) == analysis_key(base)
+
+
+def test_gate_section_is_read_and_not_part_of_the_analysis_key(tmp_path: Path):
+    (tmp_path / "qc.toml").write_text(
+        '[gate]\nstrict = true\nmin_score = 70\nfail_on = ["faces", "faces", "physics"]\n')
+    cfg = load_config(root=tmp_path)
+    assert (cfg.gate.strict, cfg.gate.min_score, cfg.gate.fail_on) == (True, 70.0,
+                                                                      ("faces", "physics"))
+    assert cfg.to_dict()["gate"]["fail_on"] == ["faces", "physics"]
+    assert analysis_key(cfg) == analysis_key(Config())
