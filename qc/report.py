@@ -272,6 +272,8 @@ def build_report(
 ) -> dict[str, Any]:
     """The whole report of the folder's takes as the store holds them, ranked.
 
+    Takes a scan still in progress has analysed but not yet scored are left out.
+
     Parameters
     ----------
     store : Store
@@ -291,7 +293,9 @@ def build_report(
         "created": created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "root": root,
         "config": config,
-        "takes": [take_entry(store, t) for t in store.takes()],
+        # a take analysed by a scan still running is ranked when that scan ends
+        "takes": [take_entry(store, t) for t in store.takes()
+                  if t.status != "ok" or t.verdict is not None],
     }
 
 

@@ -147,3 +147,11 @@ def take_folder(tmp_path: Path) -> Path:
     (root / "shotB" / "notes.mp4").write_text("not a video\n")
     (root / "empty.mov").write_bytes(b"")
     return root
+
+
+@pytest.fixture(scope="session")
+def analysed():
+    """Fixture kind -> (its committed fixture take's analysis, its injected events)."""
+    from fixture_takes import analyse_fixtures
+
+    return analyse_fixtures()

@@ -70,3 +70,17 @@ def test_relocate_copy_and_forget(tmp_path: Path):
         assert c.hash == "h1" and len(s.events(c.id)) == 1 and "t_s" in s.signals(c.id)
         assert s.forget_except(["copy.mp4"]) == 1
         assert [t.path for t in s.takes()] == ["copy.mp4"]
+
+
+def test_report_during_a_scan_leaves_out_takes_not_yet_scored(tmp_path: Path):
+    from qc.report import build_report, validate_report
+
+    with Store(tmp_path / "qc.db") as s:
+        _save(s, "a.mp4")
+        _save(s, "b.mp4")
+        _save(s, "bad.mp4", status="error")
+        s.set_scores({"a.mp4": (90.0, "pass", 1, True)})
+        # b.mp4 is analysed, but the scan that saved it has not ranked it yet
+        report = build_report(s, root="r", config={})
+    validate_report(report)
+    assert [t["path"] for t in report["takes"]] == ["a.mp4", "bad.mp4"]

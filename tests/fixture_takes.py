@@ -16,7 +16,7 @@ from qc.detectors.base import Event
 from qc.scan import TakeAnalysis, analyse_take
 from qc.synth import KINDS
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TRUTH = json.loads((FIXTURES / "truth.json").read_text())["takes"]
 #: seconds an event may lie from the injected stretch and still count as found
 TOLERANCE_S = 0.5
