@@ -88,20 +88,15 @@ class Motion:
         return med, mag
 
     @cached_property
-    def foreground(self) -> tuple[float, np.ndarray]:
-        """The fastest thing in the frame, relative to the camera.
+    def foreground_speed(self) -> float:
+        """How fast the fastest thing in the frame moves relative to the camera.
 
-        Returns ``(speed, velocity)``: the 99th percentile of the flow magnitude after the
-        camera's median motion is removed, and the mean flow vector (camera removed) of
-        the pixels moving at least half that fast.  Pixels per frame at the flow size.
+        The 99th percentile of the flow magnitude after the camera's median motion is
+        removed, in pixels per frame at the flow size.
         """
         med, _ = self.global_motion
         f = self.flow_fwd.reshape(-1, 2) - med
-        mag = np.hypot(f[:, 0], f[:, 1])
-        speed = float(np.percentile(mag, 99))
-        sel = mag >= 0.5 * speed
-        vel = f[sel].mean(axis=0) if speed > 0 and sel.any() else np.zeros(2)
-        return speed, vel
+        return float(np.percentile(np.hypot(f[:, 0], f[:, 1]), 99))
 
     @cached_property
     def block_flow(self) -> np.ndarray:

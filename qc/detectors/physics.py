@@ -94,7 +94,7 @@ class PhysicsDetector(Detector):
             self._vel.append(np.zeros((MOTION_GRID * MOTION_GRID, 2), np.float32))
             return
         _, absd, valid = motion.residual
-        speed, _ = motion.foreground
+        speed = motion.foreground_speed
         k = 256.0 / motion.scale_px  # pixels at a 256-px short side
         self._blocks.append(absd.astype(np.float32).ravel())
         self._vel.append((motion.block_flow.reshape(-1, 2) * k).astype(np.float32))
