@@ -147,3 +147,42 @@ def take_folder(tmp_path: Path) -> Path:
     (root / "shotB" / "notes.mp4").write_text("not a video\n")
     (root / "empty.mov").write_bytes(b"")
     return root
+
+
+#: fixture takes the dashboard tests scan: 10 takes, shots "face" and "flicker" have two
+DASHBOARD_TAKES = ("clean", "face_jitter", "face_swap", "talking_face", "flash", "flicker_global",
+                   "flicker_color", "hidden_cut", "teleport", "short")
+#: the shot is the file name's first word: face_jitter_0.mp4 -> "face"
+DASHBOARD_SHOT_PATTERN = r"^(?P<shot>[a-z]+)_"
+
+
+@pytest.fixture(scope="session")
+def scanned_fixtures(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of ten fixture takes (see ``DASHBOARD_TAKES``), scanned once per session.
+
+    Ground truth as in ``fixtures/truth.json``; shots by the file name's first word, so
+    ``face`` (jitter, swap) and ``flicker`` (global, colour) have two takes each.  Tests
+    that write (reviews, exports, the cache) use ``scanned_copy`` instead.
+    """
+    import shutil
+
+    from qc.batch import scan_folder
+    from qc.config import load_config
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    root = tmp_path_factory.mktemp("scanned") / "takes"
+    for kind in DASHBOARD_TAKES:
+        shutil.copytree(fixtures / kind, root / kind)
+    config = load_config(overrides={"scan": {"shot_pattern": DASHBOARD_SHOT_PATTERN}})
+    scan_folder(root, config, jobs=1)
+    return root
+
+
+@pytest.fixture
+def scanned_copy(scanned_fixtures: Path, tmp_path: Path) -> Path:
+    """A private copy of ``scanned_fixtures`` (takes and store), for tests that write."""
+    import shutil
+
+    dest = tmp_path / "takes"
+    shutil.copytree(scanned_fixtures, dest, symlinks=True)
+    return dest
