@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("root", metavar="DIR", type=Path, help="the scanned folder")
     outputs(r)
 
+    d = sub.add_parser("dashboard", help="open the review dashboard on a scanned folder")
+    d.add_argument("root", metavar="DIR", type=Path, help="the scanned folder")
+    d.add_argument("--store", metavar="FILE", type=Path,
+                   help="the SQLite store (default: DIR/.qc/qc.db)")
+    d.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    d.add_argument("--port", type=_positive_int, default=8501, help="port (default 8501)")
+
     b = sub.add_parser("bench", help="benchmarks that print figures")
     bsub = b.add_subparsers(dest="bench", metavar="WHAT", parser_class=_Parser)
     bsub.required = True
@@ -209,6 +216,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from qc.dashboard import open_scan, streamlit_command
+
+    scan = open_scan(args.root, args.store)  # fails early, with a message, if never scanned
+    cmd = streamlit_command(scan.root, store=args.store, host=args.host, port=args.port)
+    print(f"qc: dashboard of {scan.root} at http://{args.host}:{args.port}  (Ctrl+C stops it)",
+          file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":  # become the server: one process, one PID to stop
+        os.execv(cmd[0], cmd)
+    import subprocess
+
+    return subprocess.call(cmd)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from qc.bench import accuracy, print_accuracy
 
@@ -247,7 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args)
-    commands = {"scan": _cmd_scan, "report": _cmd_report, "bench": _cmd_bench}
+    commands = {"scan": _cmd_scan, "report": _cmd_report, "bench": _cmd_bench,
+                "dashboard": _cmd_dashboard}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:
