@@ -211,17 +211,17 @@ def _ranking(scan: Scan, rows: list[dict[str, Any]]) -> None:
         thumbs = [None] * len(page_rows_)
     table = pd.DataFrame([{
         "thumb": th,
+        "path": r["path"],
+        "shot": r["shot"],
         "best": "★ best" if r["best_in_shot"] else "",
         "rank": r["rank"],
         "score": r["score"],
         "verdict": VERDICT_ICONS.get(r["verdict"], r["verdict"]),
         "severities": [round(r[a] or 0.0, 3) for a in ARTIFACTS] if r["status"] == "ok" else [],
-        "shot": r["shot"],
         "duration_s": r["duration_s"],
         "worst": (f"{r['worst_label']} @ {r['worst_s']:.2f}s" if r["worst_s"] is not None
                   else (r["error"] or "")),
         "review": REVIEW_ICONS.get(r["review"], "") + (" ★" if r["starred"] else ""),
-        "path": r["path"],
     } for r, th in zip(page_rows_, thumbs)])
     if table.empty:
         st.info("No take matches the filters.")
@@ -233,6 +233,7 @@ def _ranking(scan: Scan, rows: list[dict[str, Any]]) -> None:
         column_order=[c for c in table.columns if with_thumbs or c != "thumb"],
         column_config={
             "thumb": st.column_config.ImageColumn("", width="small"),
+            "path": st.column_config.TextColumn("take", width="medium"),
             "best": st.column_config.TextColumn("best", help="the best take of its shot"),
             "score": st.column_config.ProgressColumn("score", min_value=0, max_value=100,
                                                      format="%.0f"),

@@ -89,6 +89,11 @@ def test_dashboard_in_chromium(dashboard: str):
             page.get_by_text("of 10 takes").wait_for(timeout=30_000)
             page.wait_for_timeout(1500)  # let the grid draw its thumbnails
             page.screenshot(path=str(ARTIFACTS / "dashboard-ranking.png"))
+            # click the first row (its selection box): the take opens
+            grid = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
+            page.mouse.click(grid["x"] + 14, grid["y"] + 36 + 32)
+            page.get_by_text("qc review · take").wait_for(timeout=30_000)
+            page.get_by_text("clean/clean_0.mp4 ·").first.wait_for(timeout=30_000)
             # open a take with face and physics events, from a link
             page.goto(f"{dashboard}/?take=face_jitter/face_jitter_0.mp4", wait_until="domcontentloaded")
             page.get_by_text("Frames around each event").wait_for(timeout=60_000)
@@ -102,6 +107,11 @@ def test_dashboard_in_chromium(dashboard: str):
             page.get_by_role("button", name="reversal").click()
             page.get_by_text("chosen time 0.92 s").wait_for(timeout=30_000)
             page.get_by_text("Faces across each face event").wait_for(timeout=60_000)
+            # review from the keyboard: A accepts, S stars
+            page.keyboard.press("a")
+            page.get_by_text("Review · ✓ accepted").wait_for(timeout=30_000)
+            page.keyboard.press("s")
+            page.get_by_text("★ starred").first.wait_for(timeout=30_000)
             page.set_viewport_size({"width": 1440, "height": 2200})  # the app scrolls inside
             page.wait_for_timeout(1500)
             page.screenshot(path=str(ARTIFACTS / "dashboard-take.png"))
