@@ -186,3 +186,31 @@ def scanned_copy(scanned_fixtures: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "takes"
     shutil.copytree(scanned_fixtures, dest, symlinks=True)
     return dest
+
+
+def synthetic_store(path: Path, n: int) -> Path:
+    """A store of ``n`` takes in 40 shots with events and signals and one finished run,
+    written directly: no video exists or is decoded (for timing the dashboard's data).
+
+    Ground truth: every 50th take is an error take; take ``i`` has ``i % 4`` events.
+    """
+    from qc.batch import rescore
+    from qc.config import Config
+    from qc.detectors.base import ARTIFACTS, Event
+    from qc.store import Store
+
+    rng = np.random.default_rng(0)
+    with Store(path) as s:
+        run = s.begin_run("synthetic", {}, "test")
+        for i in range(n):
+            events = [Event(ARTIFACTS[j % 4], t, t, float(rng.uniform(0.1, 0.9)), "x")
+                      for j, t in enumerate(rng.uniform(0, 5, size=i % 4))]
+            s.save_take(path=f"sh{i % 40:03d}/take_{i:04d}.mp4", shot=f"sh{i % 40:03d}",
+                        content_hash=f"h{i}", size=1000, mtime_ns=1, analysis_key="k",
+                        status="ok" if i % 50 else "error", error=None if i % 50 else "bad",
+                        media={"duration_s": 5.0, "fps": 24.0, "frames": 120},
+                        events=events, signals={"t_s": np.arange(120, dtype=np.float32) / 24},
+                        run_id=run)
+        rescore(s, Config())
+        s.finish_run(run, scanned=n, skipped=0, errors=n // 50)
+    return path

@@ -127,3 +127,22 @@ def test_without_a_scan_the_app_says_what_to_do(tmp_path: Path, monkeypatch):
     at = _app(tmp_path, monkeypatch)
     assert not at.exception
     assert "run qc scan" in at.error[0].value
+
+
+def test_opens_at_700_takes(tmp_path: Path, monkeypatch):
+    """A bench, not a timed assertion: how long the first and a later run take at 700
+    takes (no video files here, so no thumbnails: this times the data path)."""
+    import time
+
+    from conftest import synthetic_store
+
+    root = tmp_path / "takes"
+    synthetic_store(root / ".qc" / "qc.db", 700)
+    t0 = time.perf_counter()
+    at = _app(root, monkeypatch)
+    t1 = time.perf_counter()
+    at.sidebar.multiselect(key="f_verdict").set_value(["fail", "review"]).run()
+    t2 = time.perf_counter()
+    assert len(_table(at)) == 25  # one page
+    assert any("of 700 takes" in m.value for m in at.markdown)
+    print(f"\n700 takes: first run {t1 - t0:.2f} s, a filter change {t2 - t1:.2f} s")

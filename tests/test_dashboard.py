@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import synthetic_store
 from qc.dashboard import (
     Filters,
     apply_reviews,
@@ -141,29 +142,10 @@ def test_streamlit_command_binds_to_loopback(tmp_path: Path):
     assert cmd[cmd.index("--") + 1] == str(tmp_path)
 
 
-def _synthetic_store(path: Path, n: int) -> None:
-    """``n`` take rows with events and signals, written directly (no video decoding)."""
-    rng = np.random.default_rng(0)
-    with Store(path) as s:
-        for i in range(n):
-            events = [Event(ARTIFACTS[j % 4], t, t, float(rng.uniform(0.1, 0.9)), "x")
-                      for j, t in enumerate(rng.uniform(0, 5, size=i % 4))]
-            s.save_take(path=f"sh{i % 40:03d}/take_{i:04d}.mp4", shot=f"sh{i % 40:03d}",
-                        content_hash=f"h{i}", size=1000, mtime_ns=1, analysis_key="k",
-                        status="ok" if i % 50 else "error", error=None if i % 50 else "bad",
-                        media={"duration_s": 5.0, "fps": 24.0, "frames": 120},
-                        events=events, signals={"t_s": np.arange(120, dtype=np.float32) / 24},
-                        run_id=None)
-        from qc.batch import rescore
-        from qc.config import Config
-
-        rescore(s, Config())
-
-
 def test_ranking_at_700_takes_is_fast(tmp_path: Path):
     """A bench, not a timed assertion: prints how long the ranking takes at 700 takes."""
     db = tmp_path / "qc.db"
-    _synthetic_store(db, 700)
+    synthetic_store(db, 700)
     t0 = time.perf_counter()
     with Store(db, readonly=True) as s:
         rows = ranking_rows(s)
