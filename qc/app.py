@@ -315,6 +315,36 @@ def _review_controls(scan: Scan, row: dict[str, Any], rows: list[dict[str, Any]]
             st.rerun()
 
 
+def _pictures(scan: Scan, row: dict[str, Any], events: list[Any]) -> None:
+    """Frames around each event and face crops across face events (cached files)."""
+    file = resolve_inside(scan.root, row["path"])
+    take_id = row["hash"] or row["path"]
+    if events:
+        st.markdown("**Frames around each event**")
+        for ev in events[:8]:
+            strip = filmstrip(file, scan.cache_dir, take_id=take_id, t_s=ev.start_s,
+                              fps=row["fps"], duration_s=row["duration_s"])
+            st.caption(f"{ev.artifact}: {ev.label} at {ev.start_s:.2f}s")
+            imgs = [(t, p) for t, p in strip if p is not None]
+            st.image([str(p) for _, p in imgs],
+                     caption=[("▶ " if abs(t - ev.start_s) < 1e-3 else "") + f"{t:.2f}s"
+                              for t, _ in imgs], width=160)
+    face_events = [e for e in events if e.artifact == "faces"]
+    if face_events:
+        st.markdown("**Faces across each face event** (empty: no face found)")
+        for ev in face_events[:4]:
+            with st.spinner("finding faces (once; cached)"):
+                crops = face_crops(file, scan.cache_dir, take_id=take_id, start_s=ev.start_s,
+                                   end_s=ev.end_s, duration_s=row["duration_s"])
+            st.caption(f"{ev.label} at {ev.start_s:.2f}s")
+            cols = st.columns(len(crops))
+            for col, (t, p) in zip(cols, crops):
+                if p is None:
+                    col.markdown(f"*no face*  \n{t:.2f}s")
+                else:
+                    col.image(str(p), caption=f"{t:.2f}s")
+
+
 def _take(scan: Scan, rows: list[dict[str, Any]]) -> None:
     by_path = {r["path"]: r for r in rows}
     ordered = _ordered(filter_rows(rows, _filters())) or _ordered(rows)
@@ -364,32 +394,10 @@ def _take(scan: Scan, rows: list[dict[str, Any]]) -> None:
     chart = _timeline_chart(detail, arts or list(ARTIFACTS), start_s)
     if chart is not None:
         st.altair_chart(chart, width="stretch", key="timeline_chart")
-    file = resolve_inside(scan.root, path)
-    take_id = row["hash"] or row["path"]
-    if events:
-        st.markdown("**Frames around each event**")
-        for ev in events[:8]:
-            strip = filmstrip(file, scan.cache_dir, take_id=take_id, t_s=ev.start_s,
-                              fps=row["fps"], duration_s=row["duration_s"])
-            st.caption(f"{ev.artifact}: {ev.label} at {ev.start_s:.2f}s")
-            imgs = [(t, p) for t, p in strip if p is not None]
-            st.image([str(p) for _, p in imgs],
-                     caption=[("▶ " if abs(t - ev.start_s) < 1e-3 else "") + f"{t:.2f}s"
-                              for t, _ in imgs], width=160)
-    face_events = [e for e in events if e.artifact == "faces"]
-    if face_events:
-        st.markdown("**Faces across each face event** (empty: no face found)")
-        for ev in face_events[:4]:
-            with st.spinner("finding faces (once; cached)"):
-                crops = face_crops(file, scan.cache_dir, take_id=take_id, start_s=ev.start_s,
-                                   end_s=ev.end_s, duration_s=row["duration_s"])
-            st.caption(f"{ev.label} at {ev.start_s:.2f}s")
-            cols = st.columns(len(crops))
-            for col, (t, p) in zip(cols, crops):
-                if p is None:
-                    col.markdown(f"*no face*  \n{t:.2f}s")
-                else:
-                    col.image(str(p), caption=f"{t:.2f}s")
+    try:
+        _pictures(scan, row, events)
+    except (QCError, OSError) as exc:  # moved or deleted since the scan, unreadable cache
+        st.warning(f"no pictures of this take: {exc}")
     with st.expander("Media facts and the configuration that scored it"):
         take = detail["take"]
         st.json({"media": take.media, "hash": take.hash, "size": take.size,

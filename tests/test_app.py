@@ -146,3 +146,11 @@ def test_opens_at_700_takes(tmp_path: Path, monkeypatch):
     assert len(_table(at)) == 25  # one page
     assert any("of 700 takes" in m.value for m in at.markdown)
     print(f"\n700 takes: first run {t1 - t0:.2f} s, a filter change {t2 - t1:.2f} s")
+
+
+def test_a_take_deleted_since_the_scan(scanned_copy: Path, monkeypatch):
+    (scanned_copy / "flash" / "flash_0.mp4").unlink()
+    at = _open(_app(scanned_copy, monkeypatch), "flash/flash_0.mp4")
+    assert not at.exception, at.exception
+    assert any("not a file of the scanned folder" in e.value for e in at.error)
+    assert any("no pictures" in w.value for w in at.warning)
