@@ -143,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--idle-timeout", type=_seconds, metavar="S",
                    help="stop after S seconds with nothing to do")
 
+    d = sub.add_parser("dashboard", help="open the review dashboard on a scanned folder")
+    d.add_argument("root", metavar="DIR", type=Path, help="the scanned folder")
+    d.add_argument("--store", metavar="FILE", type=Path,
+                   help="the SQLite store (default: DIR/.qc/qc.db)")
+    d.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    d.add_argument("--port", type=_positive_int, default=8501, help="port (default 8501)")
+
     b = sub.add_parser("bench", help="benchmarks that print figures")
     bsub = b.add_subparsers(dest="bench", metavar="WHAT", parser_class=_Parser)
     bsub.required = True
@@ -343,6 +350,22 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from qc.dashboard import open_scan, streamlit_command
+
+    scan = open_scan(args.root, args.store)  # fails early, with a message, if never scanned
+    cmd = streamlit_command(scan.root, store=args.store, host=args.host, port=args.port)
+    print(f"qc: dashboard of {scan.root} at http://{args.host}:{args.port}  (Ctrl+C stops it)",
+          file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":  # become the server: one process, one PID to stop
+        os.execv(cmd[0], cmd)
+    import subprocess
+
+    return subprocess.call(cmd)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from qc.bench import accuracy, print_accuracy
 
@@ -382,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(args)
     commands = {"scan": _cmd_scan, "report": _cmd_report, "gate": _cmd_gate,
-                "watch": _cmd_watch, "bench": _cmd_bench}
+                "watch": _cmd_watch, "dashboard": _cmd_dashboard, "bench": _cmd_bench}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""The SQLite store: takes, their events and per-frame signals, and scan runs.
+"""The SQLite store: takes, their events and per-frame signals, scan runs and reviews.
 
 One database per scanned folder (``<folder>/.qc/qc.db`` by default).  The schema is
 versioned with ``PRAGMA user_version`` and migrated forward on open.  Every take is
@@ -76,6 +76,18 @@ _MIGRATIONS: tuple[str, ...] = (
         name TEXT NOT NULL,
         data BLOB NOT NULL,
         PRIMARY KEY (take_id, name)
+    );
+    """,
+    # 2: the editor's review of each take, keyed by content so that it survives a rescan,
+    # a --force rescan and a move; not tied to takes(id), which a rescan replaces
+    """
+    CREATE TABLE reviews (
+        key TEXT PRIMARY KEY,
+        path TEXT NOT NULL,
+        decision TEXT CHECK (decision IN ('accepted', 'rejected')),
+        starred INTEGER NOT NULL DEFAULT 0,
+        note TEXT NOT NULL DEFAULT '',
+        updated TEXT NOT NULL
     );
     """,
 )
@@ -364,6 +376,43 @@ class Store:
         """A take's per-frame signals (``"t_s"`` holds the frame times)."""
         rows = self._db.execute("SELECT name, data FROM signals WHERE take_id = ?", (take_id,))
         return {r[0]: np.frombuffer(r[1], dtype="<f4").copy() for r in rows}
+
+    def event_summary(self) -> dict[int, dict[str, Any]]:
+        """Per take id: its number of events and its worst event, in one query.
+
+        ``take_id -> {"n_events", "artifact", "start_s", "label", "severity"}`` for takes
+        with at least one event (the ranking shows the worst one).
+        """
+        rows = self._db.execute(
+            "SELECT e.take_id, c.n, e.artifact, e.start_s, e.label, e.severity FROM events e"
+            " JOIN (SELECT take_id, COUNT(*) AS n, MAX(severity) AS top FROM events"
+            "       GROUP BY take_id) c ON c.take_id = e.take_id AND e.severity = c.top"
+            " ORDER BY e.take_id, e.start_s DESC, e.id DESC"
+        )
+        # several events can share the top severity: the earliest one wins (last written)
+        return {r[0]: {"n_events": r[1], "artifact": r[2], "start_s": r[3], "label": r[4],
+                       "severity": r[5]} for r in rows}
+
+    # -- reviews ---------------------------------------------------------------------
+    def reviews(self) -> dict[str, dict[str, Any]]:
+        """Every stored review: ``key -> {path, decision, starred, note, updated}``."""
+        rows = self._db.execute("SELECT key, path, decision, starred, note, updated FROM reviews")
+        return {r["key"]: {"path": r["path"], "decision": r["decision"],
+                           "starred": bool(r["starred"]), "note": r["note"],
+                           "updated": r["updated"]} for r in rows}
+
+    def save_review(
+        self, key: str, *, path: str, decision: str | None, starred: bool, note: str
+    ) -> None:
+        """Write (replace) the review stored under ``key`` in one transaction."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO reviews (key, path, decision, starred, note, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET path = excluded.path,"
+                " decision = excluded.decision, starred = excluded.starred,"
+                " note = excluded.note, updated = excluded.updated",
+                (key, path, decision, int(starred), note, _now()),
+            )
 
     def integrity_ok(self) -> bool:
         """Whether SQLite's integrity check passes."""

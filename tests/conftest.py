@@ -155,3 +155,70 @@ def analysed():
     from fixture_takes import analyse_fixtures
 
     return analyse_fixtures()
+
+
+#: fixture takes the dashboard tests scan: 10 takes, shots "face" and "flicker" have two
+DASHBOARD_TAKES = ("clean", "face_jitter", "face_swap", "talking_face", "flash", "flicker_global",
+                   "flicker_color", "hidden_cut", "teleport", "short")
+#: the shot is the file name's first word: face_jitter_0.mp4 -> "face"
+DASHBOARD_SHOT_PATTERN = r"^(?P<shot>[a-z]+)_"
+
+
+@pytest.fixture(scope="session")
+def scanned_fixtures(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of ten fixture takes (see ``DASHBOARD_TAKES``), scanned once per session.
+
+    Ground truth as in ``fixtures/truth.json``; shots by the file name's first word, so
+    ``face`` (jitter, swap) and ``flicker`` (global, colour) have two takes each.  Tests
+    that write (reviews, exports, the cache) use ``scanned_copy`` instead.
+    """
+    import shutil
+
+    from qc.batch import scan_folder
+    from qc.config import load_config
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    root = tmp_path_factory.mktemp("scanned") / "takes"
+    for kind in DASHBOARD_TAKES:
+        shutil.copytree(fixtures / kind, root / kind)
+    config = load_config(overrides={"scan": {"shot_pattern": DASHBOARD_SHOT_PATTERN}})
+    scan_folder(root, config, jobs=1)
+    return root
+
+
+@pytest.fixture
+def scanned_copy(scanned_fixtures: Path, tmp_path: Path) -> Path:
+    """A private copy of ``scanned_fixtures`` (takes and store), for tests that write."""
+    import shutil
+
+    dest = tmp_path / "takes"
+    shutil.copytree(scanned_fixtures, dest, symlinks=True)
+    return dest
+
+
+def synthetic_store(path: Path, n: int) -> Path:
+    """A store of ``n`` takes in 40 shots with events and signals and one finished run,
+    written directly: no video exists or is decoded (for timing the dashboard's data).
+
+    Ground truth: every 50th take is an error take; take ``i`` has ``i % 4`` events.
+    """
+    from qc.batch import rescore
+    from qc.config import Config
+    from qc.detectors.base import ARTIFACTS, Event
+    from qc.store import Store
+
+    rng = np.random.default_rng(0)
+    with Store(path) as s:
+        run = s.begin_run("synthetic", {}, "test")
+        for i in range(n):
+            events = [Event(ARTIFACTS[j % 4], t, t, float(rng.uniform(0.1, 0.9)), "x")
+                      for j, t in enumerate(rng.uniform(0, 5, size=i % 4))]
+            s.save_take(path=f"sh{i % 40:03d}/take_{i:04d}.mp4", shot=f"sh{i % 40:03d}",
+                        content_hash=f"h{i}", size=1000, mtime_ns=1, analysis_key="k",
+                        status="ok" if i % 50 else "error", error=None if i % 50 else "bad",
+                        media={"duration_s": 5.0, "fps": 24.0, "frames": 120},
+                        events=events, signals={"t_s": np.arange(120, dtype=np.float32) / 24},
+                        run_id=run)
+        rescore(s, Config())
+        s.finish_run(run, scanned=n, skipped=0, errors=n // 50)
+    return path
