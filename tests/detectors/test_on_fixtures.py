@@ -1,0 +1,44 @@
+"""Each detector on the fixture takes: its own artifacts found in time, benign takes left alone.
+
+What a detector misses or flags today is listed below with the reason and marked
+``xfail`` (strict): a fix shows up as a test to unmark.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fixture_takes import BENIGN, describe, events_of, found_in_time, kinds_of
+
+from qc.detectors.base import ARTIFACTS
+
+#: (artifact, kind) the detector does not yet find, with why
+MISSED: dict[tuple[str, str], str] = {
+    ("faces", "face_jitter"): ("this fixture's jitter (0.014 face widths a frame) is below what "
+                               "real talking heads reach (0.034); jitter_min is 0.04 to leave "
+                               "them alone"),
+    ("morphing", "morph_shape"): "structure drift is diluted on small objects; see issue 3 notes",
+    ("morphing", "morph_texture"): "structure drift is diluted on small objects; see issue 3 notes",
+    ("physics", "frame_skip"): "a two-frame skip of slow motion is below the jump threshold",
+    ("physics", "speed_spike"): "the foreground speed measure misses short spikes of a small object",
+}
+#: (artifact, benign kind) on which the detector still raises events
+NOISY: dict[tuple[str, str], str] = {
+    ("physics", "bounce"): "the bounce's impact frame reads as a small jump",
+}
+
+
+@pytest.mark.parametrize(("artifact", "kind"), [(a, k) for a in ARTIFACTS for k in kinds_of(a)])
+def test_finds_its_artifact_in_time(analysed, artifact, kind):
+    if (artifact, kind) in MISSED:
+        pytest.xfail(MISSED[artifact, kind])
+    analysis, injected = analysed[kind]
+    assert found_in_time(analysis, artifact, injected), (
+        f"{kind}: injected {injected}; saw {describe(analysis)}")
+
+
+@pytest.mark.parametrize(("artifact", "kind"), [(a, k) for a in ARTIFACTS for k in BENIGN])
+def test_leaves_benign_takes_alone(analysed, artifact, kind):
+    if (artifact, kind) in NOISY:
+        pytest.xfail(NOISY[artifact, kind])
+    analysis, _ = analysed[kind]
+    assert not events_of(analysis, artifact), f"{kind}: {describe(analysis)}"
