@@ -81,13 +81,13 @@ def test_review_persists_across_a_new_session(scanned_copy: Path, monkeypatch):
 
 
 def test_a_take_shows_events_timeline_frames_and_faces(scanned_copy: Path, monkeypatch):
-    at = _open(_app(scanned_copy, monkeypatch), "face_jitter/face_jitter_0.mp4")
+    # fixtures/truth.json: the face is swapped over 1.04-1.46 s
+    at = _open(_app(scanned_copy, monkeypatch), "face_swap/face_swap_0.mp4")
     events = [b for b in at.button if b.key.startswith("ev_") and b.key != "ev_start"]
-    assert any("face jitter" in b.label for b in events)
-    reversal = next(b for b in events if "reversal" in b.label)
-    reversal.click().run()
-    assert at.session_state["start_s"] == pytest.approx(0.92, abs=0.05)
-    assert any("chosen time 0.92 s" in c.value for c in at.caption)
+    swap = next(b for b in events if "identity change" in b.label)
+    swap.click().run()
+    assert at.session_state["start_s"] == pytest.approx(1.12, abs=0.1)
+    assert any("chosen time 1.1" in c.value for c in at.caption)
     md = " ".join(m.value for m in at.markdown)
     assert "Timeline" in md and "Frames around each event" in md and "Faces across" in md
     assert len(at.get("vega_lite_chart")) == 1
