@@ -200,7 +200,9 @@ def _ranking(scan: Scan, rows: list[dict[str, Any]]) -> None:
                 + f" · {todo} unreviewed")
     per_page = int(st.session_state.get("per_page", 25))
     pages = max(1, -(-len(shown) // per_page))
-    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="page") if pages > 1 else 1
+    if st.session_state.get("page", 1) > pages:  # the filters left fewer pages
+        st.session_state["page"] = pages
+    page = st.number_input(f"Page (1-{pages})", 1, pages, 1, key="page") if pages > 1 else 1
     page_rows_, _ = page_rows(shown, int(page), per_page)
     st.session_state["_page_paths"] = [r["path"] for r in page_rows_]
     with_thumbs = st.session_state.get("thumbs", True)

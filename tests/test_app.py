@@ -154,3 +154,19 @@ def test_a_take_deleted_since_the_scan(scanned_copy: Path, monkeypatch):
     assert not at.exception, at.exception
     assert any("not a file of the scanned folder" in e.value for e in at.error)
     assert any("no pictures" in w.value for w in at.warning)
+
+
+def test_pages_follow_the_filters(tmp_path: Path, monkeypatch):
+    from conftest import synthetic_store
+
+    root = tmp_path / "takes"
+    synthetic_store(root / ".qc" / "qc.db", 120)
+    at = _app(root, monkeypatch)
+    at.number_input(key="page").set_value(5).run()
+    assert len(_table(at)) == 120 - 4 * 25
+    # on page 5, a filter leaves 60 takes (3 pages): the last page shows
+    at.sidebar.multiselect(key="f_shot").set_value([f"sh{i:03d}" for i in range(20)]).run()
+    assert not at.exception, at.exception
+    assert len(_table(at)) == 60 - 2 * 25
+    at.sidebar.multiselect(key="f_shot").set_value(["sh001", "sh002"]).run()  # 6: one page
+    assert not at.exception and len(_table(at)) == 6
