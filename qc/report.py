@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from qc.detectors.base import ARTIFACTS, Event
@@ -61,6 +62,16 @@ def validate_report(report: dict[str, Any]) -> None:
     jsonschema.validate(report, report_schema())
 
 
+def _artifacts(severities: dict[str, float], events: Iterable[Event]) -> dict[str, Any]:
+    """The ``artifacts`` block of a take's entry: each artifact's severity and events."""
+    events = list(events)
+    return {
+        a: {"severity": round(severities.get(a, 0.0), 4),
+            "events": [e.to_dict() for e in events if e.artifact == a]}
+        for a in ARTIFACTS
+    }
+
+
 def take_entry(store: Store, take: StoredTake) -> dict[str, Any]:
     """One take's report entry, with its artifacts and events."""
     entry: dict[str, Any] = {
@@ -76,13 +87,7 @@ def take_entry(store: Store, take: StoredTake) -> dict[str, Any]:
     if take.status == "ok":
         events = store.events(take.id)
         entry["media"] = take.media or {}
-        entry["artifacts"] = {
-            a: {
-                "severity": round(take.severities.get(a, 0.0), 4),
-                "events": [e.to_dict() for e in events if e.artifact == a],
-            }
-            for a in ARTIFACTS
-        }
+        entry["artifacts"] = _artifacts(take.severities, events)
     else:
         entry["error"] = take.error or "unknown error"
     return entry
@@ -119,11 +124,7 @@ def analysis_entry(
     score = score_take(sev, scoring)
     entry.update(score=score, rank=1, verdict=verdict_for(score, scoring), best_in_shot=True)
     entry["media"] = analysis.media.to_dict() if analysis.media else {}
-    entry["artifacts"] = {
-        a: {"severity": round(sev[a], 4),
-            "events": [e.to_dict() for e in analysis.events if e.artifact == a]}
-        for a in ARTIFACTS
-    }
+    entry["artifacts"] = _artifacts(sev, analysis.events)
     return entry
 
 
@@ -299,14 +300,16 @@ def build_report(
     }
 
 
-def write_atomic(path: Path | str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
+def write_atomic(path: Path | str, data: str | bytes) -> None:
+    """Write ``data`` (text as UTF-8, or bytes) to ``path`` through a temporary file and a
+    rename: a reader never sees it half-written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

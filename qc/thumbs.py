@@ -13,9 +13,7 @@ frames of a face event, and cached like the rest.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ import numpy as np
 
 from qc.decode import read_error
 from qc.errors import DecodeError
+from qc.report import write_atomic
 
 __all__ = [
     "THUMB_PX",
@@ -144,21 +143,6 @@ def _name(take_id: str, kind: str, t_s: float, px: int) -> str:
     return f"{_slug(take_id)}_{kind}_{int(round(t_s * 1000))}ms_{px}.jpg"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def _jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
                            [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -180,7 +164,7 @@ def cached_jpeg(
     if not all(p.is_file() for p in paths):
         images = make()
         for p, img in zip(paths, images):
-            _write_atomic(p, _NO_FACE if img is None else _jpeg(img))
+            write_atomic(p, _NO_FACE if img is None else _jpeg(img))
     return [p if p.stat().st_size else None for p in paths]
 
 

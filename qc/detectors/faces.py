@@ -269,8 +269,7 @@ def _zigzag(idx: np.ndarray, vel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a, b = acc[:-1], acc[1:]
     back = (a * b).sum(axis=1) < 0
     zig = np.minimum(np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1))
-    keep = consecutive
-    return np.where(back, zig, 0.0)[keep], idx[1:-1][keep]
+    return np.where(back, zig, 0.0)[consecutive], idx[1:-1][consecutive]
 
 
 def _stretches(indices: list[int], step: int) -> list[tuple[int, int]]:
