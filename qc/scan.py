@@ -18,7 +18,7 @@ from qc.detectors.physics import CUT_LABEL
 from qc.errors import DecodeError
 from qc.motion import Motion
 
-__all__ = ["TakeAnalysis", "analyse_take", "suppress_at_cuts"]
+__all__ = ["TakeAnalysis", "analyse_take", "suppress_echoes"]
 
 log = logging.getLogger("qc")
 
@@ -48,23 +48,36 @@ class TakeAnalysis:
         return self.signals.get("t_s", np.zeros(0, np.float32))
 
 
-def suppress_at_cuts(events: list[Event], *, frame_s: float) -> list[Event]:
-    """Drop the other artifacts' events that a hidden cut explains.
+#: flicker events whose frame-wide change of light leaves a residual spike behind
+_LIGHT_LABELS = ("flash", "brightness pumping", "colour flicker")
+#: physics events that such a spike can raise
+_SPIKE_LABELS = ("jump", "speed spike", "frame skip")
+
+
+def suppress_echoes(events: list[Event], *, frame_s: float) -> list[Event]:
+    """Drop the events that are echoes of another artifact's event.
 
     A hidden cut is reported once, as physics; flicker, morphing and face events that
-    touch it (within a frame) are its echoes.
+    touch it (within a frame and a half) are its echoes.  A flash or a pump of the whole
+    frame's light is reported once, as flicker; a physics jump, speed spike or frame
+    skip that touches it is the residual spike the light change left behind.
     """
-    cuts = [e for e in events if e.artifact == "physics" and e.label == CUT_LABEL]
-    if not cuts:
-        return events
     pad = frame_s * 1.5
+    cuts = [e for e in events if e.artifact == "physics" and e.label == CUT_LABEL]
+    light = [e for e in events if e.artifact == "flicker" and e.label in _LIGHT_LABELS]
+    if not cuts and not light:
+        return events
+
+    def touches(ev: Event, others: list[Event]) -> bool:
+        return any(ev.start_s <= o.end_s + pad and ev.end_s >= o.start_s - pad for o in others)
+
     keep = []
     for ev in events:
-        echo = ev.artifact != "physics" and any(
-            ev.start_s <= c.end_s + pad and ev.end_s >= c.start_s - pad for c in cuts
-        )
-        if not echo:
-            keep.append(ev)
+        if ev.artifact != "physics" and touches(ev, cuts):
+            continue
+        if ev.artifact == "physics" and ev.label in _SPIKE_LABELS and touches(ev, light):
+            continue
+        keep.append(ev)
     return keep
 
 
@@ -129,7 +142,7 @@ def analyse_take(
             signals[f"{det.name}.{key}"] = np.asarray(series, dtype=np.float32)
         events.extend(result.events)
     frame_s = 1.0 / media.fps if media.fps > 0 else 0.04
-    events = suppress_at_cuts(events, frame_s=frame_s)
+    events = suppress_echoes(events, frame_s=frame_s)
     events.sort(key=lambda e: (e.start_s, ARTIFACTS.index(e.artifact)))
     timings["total"] = time.perf_counter() - t_start
     return TakeAnalysis(status="ok", media=media, events=events, signals=signals,

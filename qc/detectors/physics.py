@@ -15,7 +15,6 @@ from qc.signals import (
     events_from_score,
     fps_of,
     quiet_nan,
-    rolling_median,
     runs,
     severity_from_ratio,
 )
@@ -24,6 +23,7 @@ __all__ = ["PhysicsDetector", "CUT_LABEL"]
 
 CUT_KEY = "cut"
 JUMP_KEY = "jump"
+SKIP_KEY = "skip"
 SPEED_KEY = "speed"
 REVERSE_KEY = "reverse"
 STILL_KEY = "still"
@@ -72,11 +72,12 @@ class PhysicsDetector(Detector):
     """
 
     name: ClassVar[str] = "physics"
-    signals: ClassVar[tuple[str, ...]] = (CUT_KEY, JUMP_KEY, SPEED_KEY, REVERSE_KEY, STILL_KEY)
+    signals: ClassVar[tuple[str, ...]] = (CUT_KEY, JUMP_KEY, SKIP_KEY, SPEED_KEY, REVERSE_KEY,
+                                           STILL_KEY)
 
     def __init__(self, config: PhysicsConfig) -> None:
         super().__init__(config)
-        self._buf = SignalBuffer(("d1", "d2", "d3", "contrast", "valid", "speed", "absdiff"))
+        self._buf = SignalBuffer(("d1", "d2", "d3", "contrast", "valid", "absdiff", "gx", "gy"))
         self._hists: list[np.ndarray] = []  # the last three histograms only
         self._blocks: list[np.ndarray] = []  # per-block residual, MOTION_GRID**2 floats a frame
         self._vel: list[np.ndarray] = []     # per-block velocity (camera removed), grid**2 x 2
@@ -94,12 +95,13 @@ class PhysicsDetector(Detector):
             self._vel.append(np.zeros((MOTION_GRID * MOTION_GRID, 2), np.float32))
             return
         _, absd, valid = motion.residual
-        speed = motion.foreground_speed
         k = 256.0 / motion.scale_px  # pixels at a 256-px short side
+        camera, _ = motion.global_motion
         self._blocks.append(absd.astype(np.float32).ravel())
         self._vel.append((motion.block_flow.reshape(-1, 2) * k).astype(np.float32))
         self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast,
-                         valid=float(valid.mean()), speed=speed * k, absdiff=motion.absdiff)
+                         valid=float(valid.mean()), absdiff=motion.absdiff,
+                         gx=float(camera[0]) * k, gy=float(camera[1]) * k)
 
     def finish(self, times_s: np.ndarray) -> DetectorResult:
         cfg = self.config
@@ -125,40 +127,36 @@ class PhysicsDetector(Detector):
         # flow that does not agree with itself both ways says nothing about motion
         trusted = ~near_flat & (np.nan_to_num(s["valid"], nan=0.0) >= 0.6)
 
-        # jump: one block's residual spikes at one frame, above its own before and after
-        blocks = np.asarray(self._blocks, dtype=np.float64).reshape(n, -1)
-        before = np.vstack([blocks[:1] * np.nan, blocks[:-1]])
-        after = np.vstack([blocks[1:], blocks[:1] * np.nan])
-        around = quiet_nan(np.nanmax, np.stack([before, after]), axis=0)
-        excess = np.nan_to_num(blocks - around, nan=0.0).clip(0)
-        # each block against its own variability over the take (grain, water, foliage)
-        dev = np.abs(blocks - quiet_nan(np.nanmedian, blocks, axis=0))
-        spread = np.maximum(quiet_nan(np.nanmedian, dev, axis=0) * 1.4826, 10.0 / cfg.z_threshold)
-        spread = np.nan_to_num(spread, nan=10.0 / cfg.z_threshold)
-        jump = (excess / (cfg.z_threshold * spread)).max(axis=1, initial=0.0)
-        jump = np.where(near_flat, 0.0, jump)
-
-        # speed spike: the fastest thing suddenly far faster than around it
-        speed = s["speed"]
-        base = np.nan_to_num(rolling_median(speed, radius=max(3, int(fps // 4))), nan=0.0)
-        speed_score = np.nan_to_num((speed - 2.0 * base) / np.maximum(base, 4.0), nan=0.0).clip(0)
-        speed_score = np.where(trusted, speed_score, 0.0)
-
-        # reversal: fast motion that turns back at once (a bounce off the ground excepted)
-        reverse = _reversals(np.asarray(self._vel, dtype=np.float64).reshape(n, -1, 2), trusted)
-
         # freeze: frames identical to the one before
         absdiff = s["absdiff"]
         moving = float(np.nanmedian(absdiff)) if np.isfinite(absdiff).any() else 0.0
         # (a held frame re-encoded is not bit-identical: allow the codec's noise)
         still = (absdiff < max(0.5, 0.15 * moving)).astype(np.float32)
 
+        # jump: one block's residual spikes at one frame, above its own before and after
+        jump = _jumps(np.asarray(self._blocks, dtype=np.float64).reshape(n, -1), cfg.z_threshold)
+        jump = np.where(near_flat, 0.0, jump)
+
+        # motion is judged at the take's own cadence: a frame repeated (a take made at a
+        # lower rate and padded with copies) is no stop, and the motion after it spans
+        # several frame intervals
+        idx, steps = _cadence(still > 0)
+        vel = np.asarray(self._vel, dtype=np.float64).reshape(n, -1, 2)[idx] / steps[:, None, None]
+        camera = np.column_stack([s["gx"], s["gy"]])[idx] / steps[:, None]
+        ok = trusted[idx]
+        seen = ~near_flat[idx] & np.isfinite(camera).all(axis=1)
+        skip_score = _expand(_skips(np.nan_to_num(camera), seen) / cfg.skip_px, idx, n)
+        speed_score = _expand(_speed_spikes(np.linalg.norm(vel, axis=2).max(axis=1, initial=0.0), ok)
+                              / cfg.speed_ratio, idx, n)
+        reverse = _expand(_reversals(vel, ok), idx, n)
+
         events: list[Event] = []
         cut_frames: set[int] = set()
         for ev in events_from_score(cut, times_s, artifact=self.name, label=CUT_LABEL, max_gap=0):
             events.append(ev)
             cut_frames.update(np.flatnonzero((times_s >= ev.start_s) & (times_s <= ev.end_s)).tolist())
-        for score, label in ((jump, "jump"), (speed_score, "speed spike"), (reverse, "reversal")):
+        for score, label in ((jump, "jump"), (skip_score, "frame skip"), (speed_score, "speed spike"),
+                             (reverse, "reversal")):
             for ev in events_from_score(score, times_s, artifact=self.name, label=label):
                 idx = np.flatnonzero((times_s >= ev.start_s - 1.5 / fps) & (times_s <= ev.end_s + 1.5 / fps))
                 if not cut_frames.intersection(idx.tolist()):
@@ -175,6 +173,7 @@ class PhysicsDetector(Detector):
             signals={
                 CUT_KEY: cut.astype(np.float32),
                 JUMP_KEY: jump.astype(np.float32),
+                SKIP_KEY: skip_score.astype(np.float32),
                 SPEED_KEY: speed_score.astype(np.float32),
                 REVERSE_KEY: reverse.astype(np.float32),
                 STILL_KEY: still,
@@ -183,32 +182,175 @@ class PhysicsDetector(Detector):
         )
 
 
-def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 1.2) -> np.ndarray:
-    """Per frame, the strongest abrupt reversal of any block's motion (0 where none).
+def _jumps(blocks: np.ndarray, z: float) -> np.ndarray:
+    """Per frame, the strongest one-frame spike of any block's residual.
+
+    A block's residual at ``t`` above the larger of its residuals at ``t - 1`` and
+    ``t + 1``, in units of ``z`` times that block's own spread over the take (grain,
+    water and foliage have a wide spread).  A take full of such spikes (fast gestures,
+    blinking, strumming) raises its own bar: the score is divided by three times its
+    90th percentile when that is above 1.
+
+    Parameters
+    ----------
+    blocks : ndarray, shape (n, blocks)
+        Motion-compensated residual of each block at each frame (NaN where unknown).
+    z : float
+        Robust z-score at which a spike counts.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        1 where a spike starts to count.
+    """
+    n = blocks.shape[0]
+    if n == 0:
+        return np.zeros(0)
+    before = np.vstack([blocks[:1] * np.nan, blocks[:-1]])
+    after = np.vstack([blocks[1:], blocks[:1] * np.nan])
+    around = quiet_nan(np.nanmax, np.stack([before, after]), axis=0)
+    excess = np.nan_to_num(blocks - around, nan=0.0).clip(0)
+    dev = np.abs(blocks - quiet_nan(np.nanmedian, blocks, axis=0))
+    spread = np.maximum(quiet_nan(np.nanmedian, dev, axis=0) * 1.4826, 10.0 / z)
+    spread = np.nan_to_num(spread, nan=10.0 / z)
+    jump = (excess / (z * spread)).max(axis=1, initial=0.0)
+    return jump / max(1.0, 3.0 * float(np.percentile(jump, 90)))
+
+
+def _cadence(still: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The frames that moved, and how many frame intervals each one's motion spans.
+
+    A frame identical to the one before adds no motion; the next frame that moves
+    carries the motion of every interval since the last one that moved.  A take that
+    never moves keeps every frame.
+
+    Examples
+    --------
+    >>> idx, steps = _cadence(np.array([False, False, True, False, True, True, False]))
+    >>> idx.tolist(), steps.tolist()
+    ([0, 1, 3, 6], [1.0, 1.0, 2.0, 3.0])
+    """
+    still = np.asarray(still, dtype=bool)
+    if still.size == 0 or still.all():
+        return np.arange(still.size), np.ones(still.size)
+    idx = np.flatnonzero(~still)
+    steps = np.diff(np.concatenate([[-1], idx])).astype(np.float64)
+    steps[0] = 1.0
+    return idx, steps
+
+
+def _expand(score: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
+    """Scores at frames ``idx`` back onto all ``n`` frames (0 elsewhere)."""
+    out = np.zeros(n)
+    out[idx] = score
+    return out
+
+
+def _skips(camera: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """How far the camera's motion at each frame departs from the frames either side.
+
+    Frames dropped from a panning take make the whole picture move several frames'
+    worth at once: the camera's step at ``t`` differs from the mean of its neighbours,
+    which agree with each other.  In pixels a frame, discounted by how much the
+    neighbours themselves differ (a camera that accelerates).  The camera's motion
+    is the median of the flow, robust where the flow fails its forward-backward check
+    (as it does at a skip); frames not ``seen`` (a fade's blanks) say nothing.
+
+    Examples
+    --------
+    >>> cam = np.array([[2.0, 0.0]] * 3 + [[14.0, 0.0]] + [[2.0, 0.0]] * 3)
+    >>> _skips(cam, np.ones(7, bool)).round(1).tolist()
+    [0.0, 0.0, 0.5, 12.0, 0.5, 0.0, 0.0]
+    """
+    n = camera.shape[0]
+    out = np.zeros(n)
+    if n < 3:
+        return out
+    prev, cur, nxt = camera[:-2], camera[1:-1], camera[2:]
+    dev = np.linalg.norm(cur - (prev + nxt) / 2, axis=1)
+    agree = np.linalg.norm(prev - nxt, axis=1)
+    ok = seen[:-2] & seen[1:-1] & seen[2:]
+    out[1:-1] = np.where(ok, dev / (1.0 + agree), 0.0)
+    return out
+
+
+def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 3.0,
+                  max_frames: int = 8) -> np.ndarray:
+    """How many times faster the fastest thing moves for a few frames than around them.
+
+    For every stretch of 2 to ``max_frames`` frames: its slowest speed over the fastest
+    of the two frames before and the two after.  Natural motion speeds up and slows down
+    over several frames (the ratio stays near 1); an impossible burst steps up and down
+    at once.  Stretches slower than ``min_px`` a frame, or next to frames that do not
+    move at all, say nothing.
+
+    Examples
+    --------
+    >>> s = np.array([1.5] * 6 + [9.0] * 4 + [1.5] * 6)
+    >>> float(_speed_spikes(s, np.ones(16, bool)).max())
+    6.0
+    >>> ramp = np.array([1, 1, 2, 3, 5, 8, 9, 9, 8, 5, 3, 2, 1, 1], float)
+    >>> float(_speed_spikes(ramp, np.ones(14, bool)).max()) < 2.0
+    True
+    """
+    n = speed.size
+    out = np.zeros(n)
+    for a in range(2, n - 2):
+        for b in range(a + 1, min(a + max_frames, n - 2)):
+            if not trusted[a - 2: b + 3].all():
+                break
+            low = speed[a: b + 1].min()
+            if low < min_px:
+                break
+            edge = max(speed[a - 2: a].max(), speed[b + 1: b + 3].max())
+            if edge < 0.5:
+                continue
+            out[a: b + 1] = np.maximum(out[a: b + 1], low / edge)
+    return out
+
+
+def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 1.2,
+               keep: float = 0.6) -> np.ndarray:
+    """Per frame, the strongest abrupt reversal of an object's motion (0 where none).
 
     A reversal at ``t`` in a block: moving steadily (two frames in one direction) before
-    ``t`` and steadily after, at least ``min_px`` a frame, in opposite directions.  Falling
+    ``t`` and steadily after, at least ``min_px`` a frame, in opposite directions, with
+    no slowing down into the turn (natural back-and-forth motion decelerates: the
+    speeds either side of the turn stay above ``keep`` times those further out).  A
+    neighbouring block must turn the same way (one object, not flow noise).  Falling
     then rising (a bounce off the ground) is allowed.
     """
     n = vel.shape[0]
+    grid = int(round(np.sqrt(vel.shape[1]))) if vel.ndim == 3 else 0
     out = np.zeros(n)
-    if n < 4:
+    if n < 4 or grid * grid != vel.shape[1]:
         return out
     norm = np.linalg.norm(vel, axis=2)  # (n, blocks)
     unit = vel / np.maximum(norm, 1e-9)[..., None]
     for t in range(2, n - 1):
-        if not trusted[t - 1: t + 2].all():
+        if not trusted[t - 2: t + 2].all():
             continue
         moving = norm[t - 2: t + 2].min(axis=0) >= min_px
         if not moving.any():
             continue
+        brisk = np.minimum(norm[t - 1], norm[t]) >= keep * np.maximum(norm[t - 2], norm[t + 1])
         before = (unit[t - 2] * unit[t - 1]).sum(axis=1)
         after = (unit[t] * unit[t + 1]).sum(axis=1)
         across = (unit[t - 1] * unit[t]).sum(axis=1)
         a, b = vel[t - 1], vel[t]
         bounce = (a[:, 1] > 0) & (b[:, 1] < 0) & (np.abs(b[:, 1]) > np.abs(b[:, 0]))
-        hit = moving & (before > 0.8) & (after > 0.8) & (across < -0.7) & ~bounce
-        if hit.any():
-            strength = np.minimum(norm[t - 1], norm[t]) / min_px * -across
-            out[t] = float(strength[hit].max())
+        hit = moving & brisk & (before > 0.8) & (after > 0.8) & (across < -0.7) & ~bounce
+        if hit.sum() < 2:
+            continue
+        strength = np.minimum(norm[t - 1], norm[t]) / min_px * -across
+        h = hit.reshape(grid, grid)
+        best = 0.0
+        for i in np.flatnonzero(hit):
+            y, x = divmod(int(i), grid)
+            for yy in range(max(0, y - 1), min(grid, y + 2)):
+                for xx in range(max(0, x - 1), min(grid, x + 2)):
+                    j = yy * grid + xx
+                    if j != i and h[yy, xx] and (unit[t - 1, i] * unit[t - 1, j]).sum() > 0.8:
+                        best = max(best, float(min(strength[i], strength[j])))
+        out[t] = best
     return out

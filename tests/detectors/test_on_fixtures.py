@@ -18,8 +18,6 @@ MISSED: dict[tuple[str, str], str] = {
                                "them alone"),
     ("morphing", "morph_shape"): "structure drift is diluted on small objects; see issue 3 notes",
     ("morphing", "morph_texture"): "structure drift is diluted on small objects; see issue 3 notes",
-    ("physics", "frame_skip"): "a two-frame skip of slow motion is below the jump threshold",
-    ("physics", "speed_spike"): "the foreground speed measure misses short spikes of a small object",
 }
 #: (artifact, benign kind) on which the detector still raises events
 NOISY: dict[tuple[str, str], str] = {

@@ -1,0 +1,117 @@
+"""The physics detector's motion measures on tiny made-up motion whose truth is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qc.detectors.base import Event
+from qc.detectors.physics import CUT_LABEL, _cadence, _reversals, _skips, _speed_spikes
+from qc.scan import suppress_echoes
+
+GRID = 8
+
+
+def _pan(n: int, step: float) -> np.ndarray:
+    return np.tile([step, 0.0], (n, 1))
+
+
+def test_a_frame_skip_in_a_pan_stands_out():
+    cam = _pan(24, 2.0)
+    cam[12] *= 8  # seven frames dropped: the picture moves eight steps at once
+    score = _skips(cam, np.ones(24, bool))
+    assert score.argmax() == 12
+    assert score[12] == pytest.approx(14.0)
+    assert np.delete(score, [11, 12, 13]).max() == 0.0
+
+
+def test_a_camera_that_speeds_up_smoothly_is_no_skip():
+    cam = np.column_stack([np.linspace(1.0, 12.0, 24), np.zeros(24)])  # accelerating pan
+    assert _skips(cam, np.ones(24, bool)).max() < 0.5
+
+
+def test_skips_ignore_frames_not_seen():
+    cam = _pan(10, 2.0)
+    cam[5] *= 8
+    seen = np.ones(10, bool)
+    seen[5] = False  # a fade's blank frame: its flow says nothing
+    assert _skips(cam, seen).max() == 0.0
+
+
+def test_a_burst_of_speed_is_a_spike_and_a_ramp_is_not():
+    burst = np.array([1.5] * 8 + [9.0] * 4 + [1.5] * 8)
+    score = _speed_spikes(burst, np.ones(burst.size, bool))
+    assert score.max() == pytest.approx(6.0)
+    assert set(np.flatnonzero(score > 1)) == set(range(8, 12))
+    # a gesture: the same peak speed reached and left over several frames
+    ramp = np.array([1, 1, 1, 2, 3, 5, 7, 9, 9, 7, 5, 3, 2, 1, 1, 1], float)
+    assert _speed_spikes(ramp, np.ones(ramp.size, bool)).max() < 2.0
+
+
+def test_speed_next_to_repeated_frames_says_nothing():
+    # stop-go motion of a take padded with repeated frames
+    stutter = np.array([0.0, 0.0, 6.0, 7.0, 0.0, 0.0, 6.5, 7.0, 0.0, 0.0, 6.0, 6.0, 0.0, 0.0])
+    assert _speed_spikes(stutter, np.ones(stutter.size, bool)).max() == 0.0
+
+
+def test_cadence_folds_repeated_frames_into_the_next_move():
+    still = np.array([False, False, True, True, False, False, True, False])
+    idx, steps = _cadence(still)
+    assert idx.tolist() == [0, 1, 4, 5, 7]
+    assert steps.tolist() == [1.0, 1.0, 3.0, 1.0, 2.0]
+    idx, steps = _cadence(np.ones(4, bool))  # a take that never moves keeps its frames
+    assert idx.tolist() == [0, 1, 2, 3] and steps.tolist() == [1.0] * 4
+
+
+def _object(n: int, velocities: np.ndarray, blocks: tuple[int, ...] = (27, 28)) -> np.ndarray:
+    """Per-block velocities (n, 64, 2): an object covering ``blocks``, the rest still."""
+    vel = np.zeros((n, GRID * GRID, 2))
+    for b in blocks:
+        vel[:, b] = velocities
+    return vel
+
+
+def test_an_object_that_turns_back_at_full_speed_is_a_reversal():
+    v = np.tile([3.0, 0.0], (12, 1))
+    v[6:] *= -1  # retraces its path from frame 6
+    score = _reversals(_object(12, v), np.ones(12, bool))
+    assert score.argmax() == 6 and score[6] == pytest.approx(2.5)
+    assert np.delete(score, 6).max() == 0.0
+
+
+def test_a_swing_that_slows_into_the_turn_is_no_reversal():
+    # a hand waving: fast, slower, turn, slower, fast (still well above the 1.2 px floor)
+    speed = [8.0, 8.0, 8.0, 6.0, 2.5, -2.5, -6.0, -8.0, -8.0, -8.0]
+    v = np.column_stack([speed, np.zeros(len(speed))])
+    assert _reversals(_object(len(speed), v), np.ones(len(speed), bool)).max() == 0.0
+
+
+def test_one_block_of_flow_noise_is_no_reversal():
+    v = np.tile([3.0, 0.0], (12, 1))
+    v[6:] *= -1
+    assert _reversals(_object(12, v, blocks=(27,)), np.ones(12, bool)).max() == 0.0
+
+
+def test_a_ball_bouncing_off_the_ground_is_no_reversal():
+    v = np.tile([0.0, 4.0], (12, 1))  # falling (image y grows downwards)
+    v[6:] *= -1                       # then rising
+    assert _reversals(_object(12, v), np.ones(12, bool)).max() == 0.0
+
+
+def _ev(artifact: str, t: float, label: str) -> Event:
+    return Event(artifact, t, t, 0.5, label)
+
+
+def test_echoes_of_a_cut_and_of_a_flash_are_dropped():
+    frame = 1 / 24
+    events = [
+        _ev("physics", 1.0, CUT_LABEL), _ev("flicker", 1.0, "colour flicker"),
+        _ev("morphing", 1.04, "shape drift"),
+        _ev("flicker", 0.5, "flash"), _ev("physics", 0.5, "jump"), _ev("physics", 0.54, "speed spike"),
+        _ev("physics", 1.5, "jump"),          # on its own: kept
+        _ev("faces", 0.5, "identity change"),  # a flash does not explain a face
+    ]
+    kept = suppress_echoes(events, frame_s=frame)
+    assert [(e.artifact, e.label) for e in kept] == [
+        ("physics", CUT_LABEL), ("flicker", "flash"), ("physics", "jump"), ("faces", "identity change")]
+    assert kept[2].start_s == 1.5
