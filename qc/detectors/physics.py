@@ -62,13 +62,16 @@ class PhysicsDetector(Detector):
       every frame before it, far more than the frames on each side differ among
       themselves (a flash comes back the next frame, and is flicker's; colour flicker
       changes every frame; the black or white frames of a fade are not a scene);
-    * a **jump** (teleport, skipped frames): some block's motion-compensated residual
-      spikes at a single frame, far above that block's residual just before and after;
+    * a **jump** (teleport): some block's motion-compensated residual spikes at a single
+      frame, far above that block's residual just before and after, and far above the
+      take's other spikes;
+    * a **frame skip**: the camera's motion at one frame is several frames' worth;
     * a **speed spike**: the fastest thing in the frame (camera removed) moves far faster
       for a few frames than around them;
     * a **reversal**: the fastest thing turns back within a frame while moving fast, in a
       way a bounce off the ground does not explain;
-    * a **freeze**: a stretch of identical frames in a take that otherwise moves.
+    * a **freeze**: a stretch of identical frames where the take otherwise moves (the
+      motion stops dead and resumes; a person holding still is quiet around it too).
     """
 
     name: ClassVar[str] = "physics"
@@ -163,8 +166,16 @@ class PhysicsDetector(Detector):
                     events.append(ev)
         if moving > 1.0:
             min_frames = max(2, int(np.ceil(cfg.min_freeze_s * fps)))
+            around_n = max(3, int(round(0.25 * fps)))
             for a, b in runs(still > 0, max_gap=1):
                 if b - a + 1 >= min_frames and not (a <= 1 and b >= n - 2):
+                    # someone holding still is quiet before and after too; a frozen
+                    # take stops dead in the middle of its motion
+                    around = [float(np.nanmedian(x)) for x in
+                              (absdiff[max(1, a - around_n): a], absdiff[b + 1: b + 1 + around_n])
+                              if np.isfinite(x).any()]
+                    if not around or np.nanmean(absdiff[a: b + 1]) >= 0.2 * max(around):
+                        continue
                     ratio = (b - a + 1) / min_frames
                     events.append(Event(self.name, float(times_s[max(a - 1, 0)]),
                                         float(times_s[b]), severity_from_ratio(ratio + 0.5),
@@ -182,21 +193,25 @@ class PhysicsDetector(Detector):
         )
 
 
-def _jumps(blocks: np.ndarray, z: float) -> np.ndarray:
+def _jumps(blocks: np.ndarray, z: float, *, sep_frames: int = 12) -> np.ndarray:
     """Per frame, the strongest one-frame spike of any block's residual.
 
     A block's residual at ``t`` above the larger of its residuals at ``t - 1`` and
     ``t + 1``, in units of ``z`` times that block's own spread over the take (grain,
-    water and foliage have a wide spread).  A take full of such spikes (fast gestures,
-    blinking, strumming) raises its own bar: the score is divided by three times its
-    90th percentile when that is above 1.
+    water and foliage have a wide spread).  A jump must then stand out from the take's
+    other spikes: a take full of them (blinks, fast gestures, strumming) raises its own
+    bar to 2.25 times its third-highest spike (spikes at least ``sep_frames`` apart; two
+    real jumps in one take still count) and 4.5 times its 90th percentile, and never
+    below 1.5.
 
     Parameters
     ----------
     blocks : ndarray, shape (n, blocks)
         Motion-compensated residual of each block at each frame (NaN where unknown).
     z : float
-        Robust z-score at which a spike counts.
+        Robust z-score of a block's spike.
+    sep_frames : int
+        Spikes closer than this are one spike when ranking them.
 
     Returns
     -------
@@ -214,7 +229,14 @@ def _jumps(blocks: np.ndarray, z: float) -> np.ndarray:
     spread = np.maximum(quiet_nan(np.nanmedian, dev, axis=0) * 1.4826, 10.0 / z)
     spread = np.nan_to_num(spread, nan=10.0 / z)
     jump = (excess / (z * spread)).max(axis=1, initial=0.0)
-    return jump / max(1.0, 3.0 * float(np.percentile(jump, 90)))
+    peaks: list[int] = []
+    for i in np.argsort(-jump, kind="stable"):
+        if len(peaks) == 3 or jump[i] <= 0:
+            break
+        if all(abs(int(i) - k) >= sep_frames for k in peaks):
+            peaks.append(int(i))
+    third = float(jump[peaks[2]]) if len(peaks) == 3 else 0.0
+    return jump / max(1.5, 2.25 * third, 4.5 * float(np.percentile(jump, 90)))
 
 
 def _cadence(still: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -115,3 +115,17 @@ def test_echoes_of_a_cut_and_of_a_flash_are_dropped():
     assert [(e.artifact, e.label) for e in kept] == [
         ("physics", CUT_LABEL), ("flicker", "flash"), ("physics", "jump"), ("faces", "identity change")]
     assert kept[2].start_s == 1.5
+
+
+def test_a_lone_spike_is_a_jump_but_one_among_many_is_not():
+    from qc.detectors.physics import _jumps
+
+    rng = np.random.default_rng(0)
+    quiet = 10 + rng.normal(0, 0.5, (48, 64))  # residual of 64 blocks over 48 frames
+    lone = quiet.copy()
+    lone[20, 9] += 40  # one block spikes at one frame: something jumped
+    assert _jumps(lone, 8.0).argmax() == 20 and _jumps(lone, 8.0)[20] > 1
+    spiky = lone.copy()
+    for t in (5, 32, 44):  # the same spike, again and again: blinking, strumming
+        spiky[t, 30] += 40
+    assert _jumps(spiky, 8.0).max() < 1
