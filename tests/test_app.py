@@ -105,7 +105,8 @@ def test_compare_two_takes_of_a_shot(scanned_copy: Path, monkeypatch):
 
 def test_export_files_are_valid(scanned_copy: Path, monkeypatch):
     at = _app(scanned_copy, monkeypatch)
-    for path in ("teleport/teleport_0.mp4", "face_jitter/face_jitter_0.mp4"):
+    # two takes with events (markers), in two shots listed in the other order
+    for path in ("hidden_cut/hidden_cut_0.mp4", "face_swap/face_swap_0.mp4"):
         _open(at, path).button(key="rv_accept").click().run()
     at.sidebar.radio(key="view").set_value("Export").run()
     for key in ("ex_csv", "ex_links", "ex_timeline"):
@@ -114,12 +115,12 @@ def test_export_files_are_valid(scanned_copy: Path, monkeypatch):
     out = scanned_copy / ".qc" / "selects"
     assert (out / "selects.csv").read_text().count("\n") == 3
     assert sorted(p.name for p in (out / "links").iterdir()) == [
-        "001_face_face_jitter_0.mp4", "002_teleport_teleport_0.mp4"]
+        "001_face_face_swap_0.mp4", "002_hidden_hidden_cut_0.mp4"]
     for name, adapter in (("selects.xml", "fcp_xml"), ("selects.edl", "cmx_3600")):
         tl = otio.adapters.read_from_file(str(out / name), adapter_name=adapter,
                                           **({"rate": 24} if adapter == "cmx_3600" else {}))
         clips = list(tl.find_clips())
-        assert [c.name for c in clips] == ["face_jitter_0.mp4", "teleport_0.mp4"], name
+        assert [c.name for c in clips] == ["face_swap_0.mp4", "hidden_cut_0.mp4"], name
         assert all(len(c.markers) >= 1 for c in clips), name
 
 

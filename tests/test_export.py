@@ -15,7 +15,7 @@ from qc.export import build_timeline, link_selects, selects, write_selects_csv, 
 from qc.review import load_reviews, save_review
 from qc.store import Store
 
-ACCEPTED = ("teleport/teleport_0.mp4", "face_jitter/face_jitter_0.mp4", "clean/clean_0.mp4")
+ACCEPTED = ("hidden_cut/hidden_cut_0.mp4", "face_swap/face_swap_0.mp4", "clean/clean_0.mp4")
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def chosen(scanned_copy: Path):
 def test_selects_are_the_accepted_takes_in_shot_order(chosen):
     _, picked, _ = chosen
     assert [r["path"] for r in picked] == [
-        "clean/clean_0.mp4", "face_jitter/face_jitter_0.mp4", "teleport/teleport_0.mp4"]
+        "clean/clean_0.mp4", "face_swap/face_swap_0.mp4", "hidden_cut/hidden_cut_0.mp4"]
 
 
 def test_csv(chosen, tmp_path: Path):
@@ -44,7 +44,7 @@ def test_csv(chosen, tmp_path: Path):
     with out.open() as fh:
         rows = list(csv.DictReader(fh))
     assert [r["path"] for r in rows] == [r["path"] for r in picked]
-    assert rows[0]["order"] == "1" and rows[1]["note"] == "ok face_jitter/face_jitter_0.mp4"
+    assert rows[0]["order"] == "1" and rows[1]["note"] == "ok face_swap/face_swap_0.mp4"
 
 
 @pytest.mark.parametrize("copy", [False, True])
@@ -55,8 +55,8 @@ def test_links_or_copies_folder(chosen, tmp_path: Path, copy: bool):
     (dest / "keep.txt").write_text("mine")
     made = link_selects(scan.root, picked, dest, copy=copy)
     made = link_selects(scan.root, picked, dest, copy=copy)  # again: replaced, not doubled
-    assert [p.name for p in made] == ["001_clean_clean_0.mp4", "002_face_face_jitter_0.mp4",
-                                      "003_teleport_teleport_0.mp4"]
+    assert [p.name for p in made] == ["001_clean_clean_0.mp4", "002_face_face_swap_0.mp4",
+                                      "003_hidden_hidden_cut_0.mp4"]
     assert sorted(p.name for p in dest.iterdir()) == sorted([*(p.name for p in made), "keep.txt"])
     for p, r in zip(made, picked):
         assert p.is_symlink() is not copy
@@ -67,7 +67,7 @@ def test_timeline_reads_back_from_fcp_xml_and_edl(chosen, tmp_path: Path):
     scan, picked, events = chosen
     tl = build_timeline(scan.root, picked, events)
     n_markers = [len(events[r["path"]]) for r in picked]
-    assert n_markers[1] >= 1 and n_markers[2] >= 1  # the face jitter and the teleport
+    assert n_markers[1] >= 1 and n_markers[2] >= 1  # the face swap and the hidden cut
     for fmt, suffix in (("fcp_xml", ".xml"), ("cmx_3600", ".edl")):
         out = write_timeline(tl, tmp_path / f"selects{suffix}")
         back = otio.adapters.read_from_file(str(out), adapter_name=fmt, **(
