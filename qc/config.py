@@ -67,6 +67,8 @@ class DecodeConfig:
     max_bad_packets: int = field(default=30, metadata=_range(1, 100000))
     #: decoder threads per take (0: let FFmpeg choose)
     threads: int = field(default=0, metadata=_range(0, 64))
+    #: frames decoded ahead of the analysis, in a background thread (0: decode in turn)
+    prefetch: int = field(default=8, metadata=_range(0, 256))
 
 
 @dataclass(frozen=True)
@@ -381,6 +383,7 @@ def analysis_key(config: Config) -> str:
     """
     cfg = config.to_dict()
     cfg["decode"].pop("threads")  # how fast, not what is measured
+    cfg["decode"].pop("prefetch")
     payload = {
         "analysis_version": ANALYSIS_VERSION,
         **{k: cfg[k] for k in ("decode", "flicker", "faces", "morphing", "physics")},

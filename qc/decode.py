@@ -173,6 +173,9 @@ class VideoReader:
         self.config = config or DecodeConfig()
         self._container: Any = None
         self._started = False
+        #: release each frame's decoded source when the next frame is decoded; a reader
+        #: that decodes ahead of the analysis turns this off and calls Frame.release()
+        self.release_sources = True
         self.info: MediaInfo | None = None
         try:
             size = os.stat(self.path).st_size
@@ -295,7 +298,7 @@ class VideoReader:
                     n, t_s, np.ascontiguousarray(_rotate(rgb, rotation)),
                     source=src, rotation=rotation, face_size=face_size,
                 )
-                if prev is not None:
+                if prev is not None and self.release_sources:
                     prev.release()
                 prev = frame
                 if n == 0:
@@ -306,7 +309,7 @@ class VideoReader:
         except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
             raise DecodeError(read_error(exc)) from exc
         finally:
-            if prev is not None:
+            if prev is not None and self.release_sources:
                 prev.release()
         if n == 0:
             raise DecodeError(self.demux_error or "no decodable video frames")
