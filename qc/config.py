@@ -89,8 +89,13 @@ class FacesConfig:
     """Faces that drift, jitter, melt or drop out."""
 
     enabled: bool = True
-    #: run the face detector on one frame in this many
+    #: look again for each tracked face (near where the flow took it) on one frame in this many
     detect_every: int = field(default=3, metadata=_range(1, 1000))
+    #: search the whole frame for new faces on one frame in this many
+    search_every: int = field(default=12, metadata=_range(1, 1000))
+    #: the whole-frame search runs at this longer side (at most decode.face_size_px); a
+    #: face narrower than about 80 px at this size is found only by a closer look
+    search_size_px: int = field(default=384, metadata=_range(64, 4096))
     #: 128-d encoding distance above which two faces are different people
     #: (face-recognition's same-person tolerance): an identity change this far is severe
     identity_tolerance: float = field(default=0.6, metadata=_range(0.1, 2.0))

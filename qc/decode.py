@@ -100,14 +100,17 @@ class Frame:
         g.setflags(write=False)
         return g
 
-    def face_rgb(self) -> np.ndarray:
+    def face_rgb(self, max_side_px: int | None = None) -> np.ndarray:
         """Return the frame at the (larger) face-detection size, upright, RGB uint8.
 
-        Falls back to the analysis-size frame when no decoded source is attached.
+        ``max_side_px`` asks for it smaller (never larger), straight from the decoded
+        frame.  Falls back to the analysis-size frame when no decoded source is attached.
         """
         if self._source is None or self._face_size is None:
             return self.rgb
         w, h = self._face_size
+        if max_side_px is not None and max(w, h) > max_side_px:
+            w, h = _fit(w, h, max_side_px)
         img = self._source.reformat(width=w, height=h, format="rgb24").to_ndarray()
         # rows may be padded: dlib wants a C-contiguous image
         return np.ascontiguousarray(_rotate(img, self._rotation))
