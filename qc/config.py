@@ -192,6 +192,8 @@ class ScanConfig:
     shot_pattern: str = ""
     #: takes scanned at once, in separate processes (0: the CPU count)
     jobs: int = field(default=0, metadata=_range(0, 256))
+    #: a Dask distributed scheduler (``tcp://host:8786``) to scan the takes on ("": none)
+    scheduler: str = ""
 
     def __post_init__(self) -> None:
         if self.shot_pattern:
