@@ -150,12 +150,16 @@ def _excess(x: np.ndarray, floor: float, z: float) -> np.ndarray:
 class FacesDetector(Detector):
     """Tracks faces and measures their identity, jitter, geometry and presence.
 
-    Faces are detected with dlib's HOG detector on every ``detect_every``-th frame at the
-    face-detection size, matched to tracks by overlap, measured with the 68-point landmark
-    model, and followed between detections by the optical flow.  Per track:
+    New faces are searched for with dlib's HOG detector in the whole frame, at a reduced
+    size (``search_size_px``), on one frame in ``search_every``; a tracked face is followed
+    by the optical flow and looked for again on every ``detect_every``-th frame in a window
+    around where the flow took it (the whole frame at the face-detection size when the
+    window would cost as much, or the face is not in it).  Detections are matched to tracks
+    by overlap and measured with the 68-point landmark model.  Per track:
 
-    * **identity**: 128-d encodings (the first detection, every fourth, and whenever the
-      face's geometry changes) compared with the track's typical face; an event from
+    * **identity**: 128-d encodings (the first detection and every fourth until there are
+      three, then every sixteenth, and when the face's geometry changes far more than it
+      usually does) compared with the track's typical face; an event from
       ``identity_drift``, twice as severe at face-recognition's same-person tolerance;
     * **jitter**: the face's own velocity (median flow inside the face, camera removed,
       in face widths) changing back and forth from frame to frame: a head moves smoothly
