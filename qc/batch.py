@@ -198,6 +198,7 @@ def scan_folder(
     jobs: int | None = None,
     progress: ScanProgress | None = None,
     root_label: str | None = None,
+    scheduler: str | None = None,
 ) -> ScanSummary:
     """Scan every take under ``root`` into the folder's store, then rank them all.
 
@@ -223,6 +224,11 @@ def scan_folder(
         Receives progress callbacks.
     root_label : str, optional
         The root as the user gave it, for the run record.
+    scheduler : str, optional
+        The address of a Dask distributed scheduler (``tcp://host:8786``); the takes are
+        scanned as tasks on its workers, which must see the takes at the same paths, and
+        this process alone writes the store.  ``config.scan.scheduler`` by default; none
+        (local processes) when empty.
 
     Returns
     -------
@@ -236,6 +242,8 @@ def scan_folder(
         No ``config`` was given and the folder's ``qc.toml`` is invalid.
     StoreError
         The store cannot be written.
+    SchedulerError
+        The Dask scheduler cannot be reached.
     """
     root = Path(root)
     if config is None:
@@ -247,6 +255,7 @@ def scan_folder(
     key = analysis_key(config)
     jobs = config.scan.jobs if jobs is None else jobs
     jobs = jobs or os.cpu_count() or 1
+    scheduler = config.scan.scheduler if scheduler is None else scheduler
     store = Store(store_path or default_store_path(root))
     try:
         from qc import __version__
@@ -274,7 +283,11 @@ def scan_folder(
         for ref, facts in pending.items():
             if facts.error is not None:  # could not even be read for hashing
                 save(ref, facts, TakeAnalysis(status="error", error=facts.error))
-        if jobs <= 1 or len(todo) <= 1:
+        if scheduler and todo:
+            from qc.cluster import scan_on_cluster
+
+            scan_on_cluster(todo, config, scheduler, save, progress)
+        elif jobs <= 1 or len(todo) <= 1:
             for ref, facts in todo:
                 result = _analyse_in_process(ref, config, progress)
                 save(ref, facts, result)

@@ -1,4 +1,4 @@
-"""Benchmarks that print figures: detector accuracy on a generated labelled set.
+"""Benchmarks that print figures: detector accuracy on a generated labelled set, and speed.
 
 ``qc bench accuracy`` generates a labelled set with :mod:`qc.synth`, scans it with the
 current configuration and prints, per artifact and per kind of injection, the figures an
@@ -23,7 +23,9 @@ from qc.detectors.base import ARTIFACTS
 from qc.report import build_report
 from qc.store import Store, default_store_path
 
-__all__ = ["roc_auc", "AccuracyResult", "evaluate", "accuracy", "print_accuracy"]
+__all__ = ["roc_auc", "AccuracyResult", "evaluate", "accuracy", "print_accuracy", "SpeedResult",
+           "speed", "print_speed", "make_speed_set", "write_long_take", "decode_only",
+           "cold_start", "kernel_timings"]
 
 #: an event counts as found when it lies within this many seconds of the injected one
 TOLERANCE_S = 0.5
@@ -188,3 +190,333 @@ def print_accuracy(res: AccuracyResult, out: TextIO) -> None:
         print(f"{k.kind:<16} {k.artifact or 'clean':<10} {k.takes:5d}  {found}  "
               f"{v.get('pass', 0):4d} {v.get('review', 0):6d} {v.get('fail', 0):4d}  "
               f"{np.mean(k.severity) if k.severity else 0:13.2f}  {fe}", file=out)
+
+
+# ---------------------------------------------------------------------------------------
+# qc bench speed: how close a scan comes to decoding alone
+
+#: the kinds of take in the generated speed set: faces, motion and artifacts all exercised
+SPEED_KINDS = ("talking_face", "clean", "fast_pan", "face_swap", "flicker_global", "teleport")
+
+
+def write_long_take(path: Path, kind: str, *, seconds: float, width: int, height: int,
+                    fps: int = 24, seed: int = 7, loop_frames: int = 24) -> Path:
+    """Write a long H.264 take without holding it: ``loop_frames`` rendered frames of
+    ``kind`` played forwards and backwards until ``seconds`` are filled.
+
+    x264 ``preset=fast``, ``crf=23``, yuv420p: what a generator's H.264 output looks like
+    to a decoder.
+    """
+    import av
+
+    from qc import synth
+
+    frames, _ = synth.render_take(kind, seed=seed, width=width, height=height,
+                                  n_frames=loop_frames)
+    order = list(range(loop_frames)) + list(range(loop_frames - 2, 0, -1))
+    tmp = path.with_name(f".{path.name}.tmp.mp4")
+    with av.open(str(tmp), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": "23", "preset": "fast"}
+        for i in range(int(round(seconds * fps))):
+            vf = av.VideoFrame.from_ndarray(frames[order[i % len(order)]], format="rgb24")
+            for packet in stream.encode(vf):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    tmp.replace(path)
+    return path
+
+
+def make_speed_set(root: Path, *, seconds: float = 10.0, width: int = 1280,
+                   height: int = 720) -> list[Path]:
+    """The benchmark's takes (one per :data:`SPEED_KINDS`), generated unless present."""
+    root.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for kind in SPEED_KINDS:
+        path = root / f"{kind}.mp4"
+        if not path.is_file():
+            write_long_take(path, kind, seconds=seconds, width=width, height=height)
+        paths.append(path)
+    return paths
+
+
+def decode_only(path: str, threads: int = 0) -> int:
+    """Decode every frame of a take with PyAV and the scan's decoder threading; nothing
+    else.  Returns the number of frames."""
+    import av
+
+    with av.open(path, metadata_errors="ignore") as container:
+        stream = container.streams.video[0]
+        if threads:
+            stream.codec_context.thread_count = threads
+        stream.thread_type = "AUTO"
+        return sum(1 for _ in container.decode(stream))
+
+
+def _decode_all(paths: list[Path], threads: int, jobs: int) -> tuple[float, int]:
+    """Decode-only over every take, ``jobs`` takes at once in processes as a scan runs them."""
+    import multiprocessing
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    t0 = time.perf_counter()
+    if jobs <= 1:
+        frames = sum(decode_only(str(p), threads) for p in paths)
+    else:
+        ctx = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            frames = sum(pool.map(decode_only, [str(p) for p in paths], [threads] * len(paths)))
+    return time.perf_counter() - t0, frames
+
+
+def _scan_all(root: Path, config: Config, jobs: int) -> float:
+    import time
+
+    with tempfile.TemporaryDirectory(prefix="qc-speed-") as tmp:
+        t0 = time.perf_counter()
+        scan_folder(root, config, jobs=jobs, store_path=Path(tmp) / "qc.db", force=True)
+        return time.perf_counter() - t0
+
+
+def _in_subprocess(code: str, env: dict[str, str] | None = None) -> list[float]:
+    """Run ``code`` in a fresh Python; it prints numbers, one line."""
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                         env={**os.environ, **(env or {})}, timeout=600)
+    return [float(x) for x in out.stdout.split()]
+
+
+_COLD_START = """
+import time
+t0 = time.perf_counter()
+import qc.kernels
+t1 = time.perf_counter()
+qc.kernels.warm_up()
+print(t1 - t0, time.perf_counter() - t1)
+"""
+
+# VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork and exec
+_PEAK_RSS = """
+from qc.config import Config
+from qc.scan import analyse_take
+a = analyse_take({path!r}, Config())
+assert a.status == "ok", a.error
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")]
+print(int(hwm[0].split()[1]) / 1024, a.media.frames)
+"""
+
+
+def cold_start() -> tuple[float, float, float]:
+    """``(import_s, compile_s, load_s)``: the kernels compiled in a fresh process with an
+    empty numba cache, then loaded from that cache by another fresh process."""
+    with tempfile.TemporaryDirectory(prefix="qc-numba-") as cache:
+        env = {"NUMBA_CACHE_DIR": cache}
+        imp, compile_s = _in_subprocess(_COLD_START, env)
+        _, load_s = _in_subprocess(_COLD_START, env)
+    return imp, compile_s, load_s
+
+
+def peak_rss_mb(path: Path) -> tuple[float, int]:
+    """Peak resident memory (MB) of a fresh process that scans one take, and its frames."""
+    rss, frames = _in_subprocess(_PEAK_RSS.format(path=str(path)))
+    return rss, int(frames)
+
+
+def _numpy_flow_statistics(flow: np.ndarray) -> tuple[np.ndarray, float, float]:
+    f = flow.reshape(-1, 2)
+    med = np.median(f, axis=0)
+    speed = float(np.median(np.hypot(f[:, 0], f[:, 1])))
+    r = f - med
+    return med, speed, float(np.percentile(np.hypot(r[:, 0], r[:, 1]), 99))
+
+
+def _numpy_warp_residual_blocks(prev, cur, flow_bwd, flow_fwd, grid):
+    """Vectorised numpy version of :func:`qc.kernels.warp_residual_blocks`."""
+    h, w = cur.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    u, v = flow_bwd[..., 0].astype(np.float64), flow_bwd[..., 1].astype(np.float64)
+    px, py = xs + u, ys + v
+    inside = (px >= 0) & (py >= 0) & (px <= w - 1) & (py <= h - 1)
+    px, py = np.clip(px, 0, w - 1), np.clip(py, 0, h - 1)
+    x0, y0 = np.floor(px).astype(np.intp), np.floor(py).astype(np.intp)
+    fx, fy = px - x0, py - y0
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+
+    def sample(img):
+        return ((img[y0, x0] * (1 - fx) + img[y0, x1] * fx) * (1 - fy)
+                + (img[y1, x0] * (1 - fx) + img[y1, x1] * fx) * fy)
+
+    fu, fv = sample(flow_fwd[..., 0]), sample(flow_fwd[..., 1])
+    ok = inside & ((u + fu) ** 2 + (v + fv) ** 2 <= 0.01 * (u * u + v * v + fu * fu + fv * fv) + 0.5)
+    r = cur - sample(prev.astype(np.float64))
+    block = np.minimum(ys * grid // h, grid - 1) * grid + np.minimum(xs * grid // w, grid - 1)
+    n = np.bincount(block[ok], minlength=grid * grid)
+    total = np.bincount(block.ravel(), minlength=grid * grid)
+    with np.errstate(all="ignore"):
+        signed = np.bincount(block[ok], weights=r[ok], minlength=grid * grid) / n
+        absd = np.bincount(block[ok], weights=np.abs(r[ok]), minlength=grid * grid) / n
+    return (signed.reshape(grid, grid), absd.reshape(grid, grid),
+            (n / np.maximum(total, 1)).reshape(grid, grid))
+
+
+def kernel_timings(*, repeat: int = 30) -> list[tuple[str, float, float]]:
+    """``(kernel, numba ms, numpy ms)`` per call, on flow-sized frames (256x144)."""
+    import time
+
+    from qc import kernels
+
+    kernels.warm_up()
+    rng = np.random.default_rng(0)
+    prev = rng.integers(0, 256, (144, 256)).astype(np.uint8)
+    cur = np.roll(prev, 2, axis=1)
+    bwd = (rng.normal(0, 1, (144, 256, 2)) + (-2.0, 0.0)).astype(np.float32)
+    fwd = (-bwd + rng.normal(0, 0.2, bwd.shape)).astype(np.float32)
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return 1000 * float(np.median(times))
+
+    return [
+        ("warp_residual_blocks",
+         best(lambda: kernels.warp_residual_blocks(prev, cur, bwd, fwd, grid=8)),
+         best(lambda: _numpy_warp_residual_blocks(prev, cur, bwd, fwd, 8))),
+        ("flow_statistics",
+         best(lambda: kernels.flow_statistics(fwd)),
+         best(lambda: _numpy_flow_statistics(fwd))),
+    ]
+
+
+@dataclass
+class SpeedResult:
+    """What ``qc bench speed`` measured."""
+
+    takes: int
+    frames: int
+    video_s: float
+    size: str
+    jobs: int
+    decode_s: dict[int, float]          # jobs -> decode-only seconds
+    scan_s: dict[int, float]            # jobs -> scan seconds
+    shares: dict[str, float]            # part of the analysis -> share of its time
+    cold: tuple[float, float, float] | None = None
+    memory: tuple[float, int, str] | None = None   # peak MB, frames, size
+    kernels: list[tuple[str, float, float]] = field(default_factory=list)
+
+
+def speed(
+    root: Path | None = None,
+    *,
+    keep: Path | None = None,
+    jobs: int | None = None,
+    repeat: int = 2,
+    seconds: float = 10.0,
+    memory: bool = True,
+    config: Config | None = None,
+) -> SpeedResult:
+    """Measure a scan against decoding alone on 720p24 H.264 takes.
+
+    Decode-only and scans alternate, ``repeat`` times, and the fastest of each counts, so
+    that a busy machine slows both alike.  ``root`` is a folder of takes to measure
+    instead of the generated set (kept in ``keep`` when given).
+    """
+    import os
+
+    from qc.batch import find_takes
+    from qc.scan import analyse_take
+
+    config = config or Config()
+    jobs = jobs or os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="qc-speed-") as tmp:
+        work = Path(keep) if keep is not None else Path(tmp)
+        if root is None:
+            root = work / "takes"
+            make_speed_set(root, seconds=seconds)
+        paths = [t.file for t in find_takes(root, config)]
+        if not paths:
+            raise ValueError(f"no takes under {root}")
+        # one in-process pass, after loading the kernels and the face models once, splits
+        # the analysis time
+        from qc.detectors.faces import face_models
+        from qc.kernels import warm_up
+
+        warm_up()
+        face_models()
+        totals: dict[str, float] = {}
+        frames = 0
+        video_s = 0.0
+        size = ""
+        for p in paths:
+            a = analyse_take(p, config)
+            if a.status != "ok" or a.media is None:
+                continue
+            frames += a.media.frames
+            video_s += a.media.duration_s
+            size = f"{a.media.width}x{a.media.height}"
+            for k, v in a.timings_s.items():
+                totals[k] = totals.get(k, 0.0) + v
+        total = totals.pop("total", 0.0) or 1.0
+        shares = {k: v / total for k, v in totals.items()}
+        decode_s: dict[int, float] = {}
+        scan_s: dict[int, float] = {}
+        counts = sorted({1, jobs})
+        for _ in range(max(1, repeat)):
+            for n in counts:
+                d, _ = _decode_all(paths, config.decode.threads, n)
+                s = _scan_all(root, config, n)
+                decode_s[n] = min(decode_s.get(n, d), d)
+                scan_s[n] = min(scan_s.get(n, s), s)
+        result = SpeedResult(takes=len(paths), frames=frames, video_s=video_s, size=size,
+                             jobs=jobs, decode_s=decode_s, scan_s=scan_s, shares=shares)
+        result.cold = cold_start()
+        result.kernels = kernel_timings()
+        if memory:
+            long = work / "long-1080p.mp4"
+            if not long.is_file():
+                write_long_take(long, "talking_face", seconds=60.0, width=1920, height=1080)
+            rss, n = peak_rss_mb(long)
+            result.memory = (rss, n, "60-s 1920x1080")
+    return result
+
+
+def print_speed(res: SpeedResult, out: TextIO) -> None:
+    """Print the figures of :func:`speed`, with the goals beside them."""
+    print(f"{res.takes} takes, {res.size}, {res.frames} frames, {res.video_s:.1f} s of video\n",
+          file=out)
+    print("                      wall s    fps   real-time   scan / decode-only", file=out)
+    for n in sorted(res.scan_s):
+        d, s = res.decode_s[n], res.scan_s[n]
+        print(f"decode only, {n} job{'s' if n > 1 else ' '}  {d:7.2f}  {res.frames / d:6.0f}"
+              f"   {res.video_s / d:6.1f}x", file=out)
+        print(f"scan,        {n} job{'s' if n > 1 else ' '}  {s:7.2f}  {res.frames / s:6.0f}"
+              f"   {res.video_s / s:6.1f}x     {s / d:5.2f}", file=out)
+    if len(res.scan_s) > 1:
+        one, many = res.scan_s[1], res.scan_s[max(res.scan_s)]
+        print(f"speedup 1 -> {max(res.scan_s)} jobs: {one / many:.2f}x", file=out)
+    print("(goals: scan / decode-only <= 1.3, real-time >= 15x for 720p24)\n", file=out)
+    print("share of one take's analysis time (1 job; 'decode' is waiting for frames):", file=out)
+    for k, v in sorted(res.shares.items(), key=lambda kv: -kv[1]):
+        print(f"  {k:<10} {100 * v:5.1f} %", file=out)
+    other = 1.0 - sum(res.shares.values())
+    print(f"  {'other':<10} {100 * other:5.1f} %  (shrinking, frame hand-over, the loop)", file=out)
+    if res.cold is not None:
+        imp, comp, load = res.cold
+        print(f"\ncold start: numba kernels compiled in {comp:.2f} s (goal <= 5 s), loaded from the"
+              f" cache in {load:.2f} s (goal <= 0.5 s); importing qc.kernels {imp:.2f} s", file=out)
+    if res.memory is not None:
+        rss, n, what = res.memory
+        print(f"memory: peak RSS {rss:.0f} MB scanning a {what} take ({n} frames; goal <= 600 MB)",
+              file=out)
+    if res.kernels:
+        print("\nkernel                 numba ms   numpy ms   speedup", file=out)
+        for name, nb, npy in res.kernels:
+            verdict = "" if nb < npy else "   slower than numpy: remove it"
+            print(f"{name:<22} {nb:8.3f}   {npy:8.3f}   {npy / nb:6.1f}x{verdict}", file=out)

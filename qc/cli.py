@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shot-pattern", metavar="REGEX",
                    help="regex on the file name whose group 'shot' (or 1) names the shot")
     s.add_argument("--profile", choices=sorted(PROFILES), help="scoring profile")
+    s.add_argument("--scheduler", metavar="ADDR",
+                   help="scan on the Dask cluster of this scheduler (tcp://host:8786); its"
+                        " workers must see DIR at the same path")
 
     r = sub.add_parser("report", help="the last scan's report again, from the store")
     r.add_argument("root", metavar="DIR", type=Path, help="the scanned folder")
@@ -162,6 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
     acc.add_argument("--kinds", help="comma-separated kinds to generate (default: all)")
     acc.add_argument("-j", "--jobs", type=_positive_int, metavar="N")
     acc.add_argument("-v", "--verbose", action="count", default=0)
+    spd = bsub.add_parser("speed", help="scan time against decoding alone, memory, cold start")
+    spd.add_argument("root", metavar="DIR", type=Path, nargs="?",
+                     help="takes to measure (default: generate six 10-s 720p24 H.264 takes)")
+    spd.add_argument("--keep", metavar="DIR", type=Path,
+                     help="generate the takes into DIR (or reuse them) instead of a temporary folder")
+    spd.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
+                     help="processes for the parallel runs (default: the CPU count)")
+    spd.add_argument("--repeat", type=_positive_int, default=2,
+                     help="alternate decode-only and scan this many times; the fastest counts")
+    spd.add_argument("--seconds", type=_seconds, default=10.0, help="length of each generated take")
+    spd.add_argument("--no-memory", action="store_true",
+                     help="skip the peak-memory run on a 60-s 1080p take")
+    spd.add_argument("--config", metavar="FILE", type=Path, help="qc.toml to measure")
+    spd.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
 
@@ -256,7 +273,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     progress = _BarProgress(enabled=not args.quiet and sys.stderr.isatty())
     try:
         summary = scan_folder(args.root, config, store_path=args.store, force=args.force,
-                              progress=progress, root_label=str(args.root))
+                              progress=progress, root_label=str(args.root),
+                              scheduler=args.scheduler)
     finally:
         progress.close()
     log.info("%d takes: %d scanned, %d unchanged, %d errors", summary.found, summary.scanned,
@@ -370,6 +388,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from qc.bench import accuracy, print_accuracy
 
     config = load_config(args.config) if args.config else load_config()
+    if args.bench == "speed":
+        from qc.bench import print_speed, speed
+        from qc.errors import RootError
+
+        if args.root is not None and not args.root.is_dir():
+            raise RootError(f"no such folder: {args.root}")
+        result = speed(args.root, keep=args.keep, jobs=args.jobs, repeat=max(1, args.repeat),
+                       seconds=args.seconds or 10.0, memory=not args.no_memory, config=config)
+        print_speed(result, sys.stdout)
+        return EXIT_OK
     kinds = [k.strip() for k in args.kinds.split(",")] if args.kinds else None
     if kinds:
         from qc.synth import KINDS

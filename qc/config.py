@@ -67,6 +67,8 @@ class DecodeConfig:
     max_bad_packets: int = field(default=30, metadata=_range(1, 100000))
     #: decoder threads per take (0: let FFmpeg choose)
     threads: int = field(default=0, metadata=_range(0, 64))
+    #: frames decoded ahead of the analysis, in a background thread (0: decode in turn)
+    prefetch: int = field(default=8, metadata=_range(0, 256))
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,13 @@ class FacesConfig:
     """Faces that drift, jitter, melt or drop out."""
 
     enabled: bool = True
-    #: run the face detector on one frame in this many
+    #: look again for each tracked face (near where the flow took it) on one frame in this many
     detect_every: int = field(default=3, metadata=_range(1, 1000))
+    #: search the whole frame for new faces on one frame in this many
+    search_every: int = field(default=12, metadata=_range(1, 1000))
+    #: the whole-frame search runs at this longer side (at most decode.face_size_px); a
+    #: face narrower than about 80 px at this size is found only by a closer look
+    search_size_px: int = field(default=384, metadata=_range(64, 4096))
     #: 128-d encoding distance above which two faces are different people
     #: (face-recognition's same-person tolerance): an identity change this far is severe
     identity_tolerance: float = field(default=0.6, metadata=_range(0.1, 2.0))
@@ -193,6 +200,8 @@ class ScanConfig:
     shot_pattern: str = ""
     #: takes scanned at once, in separate processes (0: the CPU count)
     jobs: int = field(default=0, metadata=_range(0, 256))
+    #: a Dask distributed scheduler (``tcp://host:8786``) to scan the takes on ("": none)
+    scheduler: str = ""
 
     def __post_init__(self) -> None:
         if self.shot_pattern:
@@ -389,6 +398,7 @@ def analysis_key(config: Config) -> str:
     """
     cfg = config.to_dict()
     cfg["decode"].pop("threads")  # how fast, not what is measured
+    cfg["decode"].pop("prefetch")
     payload = {
         "analysis_version": ANALYSIS_VERSION,
         **{k: cfg[k] for k in ("decode", "flicker", "faces", "morphing", "physics")},

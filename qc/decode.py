@@ -100,14 +100,17 @@ class Frame:
         g.setflags(write=False)
         return g
 
-    def face_rgb(self) -> np.ndarray:
+    def face_rgb(self, max_side_px: int | None = None) -> np.ndarray:
         """Return the frame at the (larger) face-detection size, upright, RGB uint8.
 
-        Falls back to the analysis-size frame when no decoded source is attached.
+        ``max_side_px`` asks for it smaller (never larger), straight from the decoded
+        frame.  Falls back to the analysis-size frame when no decoded source is attached.
         """
         if self._source is None or self._face_size is None:
             return self.rgb
         w, h = self._face_size
+        if max_side_px is not None and max(w, h) > max_side_px:
+            w, h = _fit(w, h, max_side_px)
         img = self._source.reformat(width=w, height=h, format="rgb24").to_ndarray()
         # rows may be padded: dlib wants a C-contiguous image
         return np.ascontiguousarray(_rotate(img, self._rotation))
@@ -173,6 +176,9 @@ class VideoReader:
         self.config = config or DecodeConfig()
         self._container: Any = None
         self._started = False
+        #: release each frame's decoded source when the next frame is decoded; a reader
+        #: that decodes ahead of the analysis turns this off and calls Frame.release()
+        self.release_sources = True
         self.info: MediaInfo | None = None
         try:
             size = os.stat(self.path).st_size
@@ -295,7 +301,7 @@ class VideoReader:
                     n, t_s, np.ascontiguousarray(_rotate(rgb, rotation)),
                     source=src, rotation=rotation, face_size=face_size,
                 )
-                if prev is not None:
+                if prev is not None and self.release_sources:
                     prev.release()
                 prev = frame
                 if n == 0:
@@ -306,7 +312,7 @@ class VideoReader:
         except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
             raise DecodeError(read_error(exc)) from exc
         finally:
-            if prev is not None:
+            if prev is not None and self.release_sources:
                 prev.release()
         if n == 0:
             raise DecodeError(self.demux_error or "no decodable video frames")

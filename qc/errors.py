@@ -10,6 +10,7 @@ __all__ = [
     "StoreError",
     "RootError",
     "ReportError",
+    "SchedulerError",
 ]
 
 
@@ -46,6 +47,12 @@ class RootError(QCError):
 
 class ReportError(QCError):
     """A report file cannot be read or does not follow the report schema."""
+
+    exit_code = 1
+
+
+class SchedulerError(QCError):
+    """The Dask scheduler given with ``--scheduler`` cannot be reached or used."""
 
     exit_code = 1
 

@@ -1,31 +1,20 @@
 """Every numba kernel of qc: arrays in, arrays out; no I/O, no classes.
 
 Each private ``_kernel`` has a public wrapper that checks shapes and dtypes; the tests hold
-a plain-numpy reference for each and compare with ``assert_allclose``.
+a plain-numpy reference for each and compare with ``assert_allclose``.  Kernels are
+``@njit(cache=True, nogil=True)``: compiled once after install, loaded from the cache by
+later processes, and they release the GIL so decoding runs beside them.  A kernel stays
+only while ``qc bench speed`` shows it beating its numpy reference.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
-__all__ = ["warp_residual_blocks"]
-
-
-@njit(cache=True, nogil=True)
-def _bilinear(img: np.ndarray, y: float, x: float) -> float:
-    h, w = img.shape[0], img.shape[1]
-    x0 = int(np.floor(x))
-    y0 = int(np.floor(y))
-    fx = x - x0
-    fy = y - y0
-    x1 = min(x0 + 1, w - 1)
-    y1 = min(y0 + 1, h - 1)
-    x0 = max(x0, 0)
-    y0 = max(y0, 0)
-    top = img[y0, x0] * (1.0 - fx) + img[y0, x1] * fx
-    bot = img[y1, x0] * (1.0 - fx) + img[y1, x1] * fx
-    return top * (1.0 - fy) + bot * fy
+__all__ = ["warp_residual_blocks", "flow_statistics", "warm_up"]
 
 
 @njit(cache=True, nogil=True)
@@ -46,13 +35,24 @@ def _warp_residual_blocks(prev, cur, flow_bwd, flow_fwd, grid):
             py = y + v
             if px < 0.0 or py < 0.0 or px > w - 1.0 or py > h - 1.0:
                 continue
-            fu = _bilinear(flow_fwd[:, :, 0], py, px)
-            fv = _bilinear(flow_fwd[:, :, 1], py, px)
+            # bilinear taps of the target point, shared by the forward flow and prev
+            x0 = int(math.floor(px))
+            y0 = int(math.floor(py))
+            fx = px - x0
+            fy = py - y0
+            x1 = min(x0 + 1, w - 1)
+            y1 = min(y0 + 1, h - 1)
+            fu = (flow_fwd[y0, x0, 0] * (1.0 - fx) + flow_fwd[y0, x1, 0] * fx) * (1.0 - fy) \
+                + (flow_fwd[y1, x0, 0] * (1.0 - fx) + flow_fwd[y1, x1, 0] * fx) * fy
+            fv = (flow_fwd[y0, x0, 1] * (1.0 - fx) + flow_fwd[y0, x1, 1] * fx) * (1.0 - fy) \
+                + (flow_fwd[y1, x0, 1] * (1.0 - fx) + flow_fwd[y1, x1, 1] * fx) * fy
             du = u + fu
             dv = v + fv
             if du * du + dv * dv > 0.01 * (u * u + v * v + fu * fu + fv * fv) + 0.5:
                 continue  # occluded or unreliable: forward-backward inconsistent
-            r = float(cur[y, x]) - _bilinear(prev, py, px)
+            warped = (prev[y0, x0] * (1.0 - fx) + prev[y0, x1] * fx) * (1.0 - fy) \
+                + (prev[y1, x0] * (1.0 - fx) + prev[y1, x1] * fx) * fy
+            r = float(cur[y, x]) - warped
             signed[by, bx] += r
             absd[by, bx] += abs(r)
             valid[by, bx] += 1.0
@@ -123,3 +123,131 @@ def warp_residual_blocks(
         np.ascontiguousarray(flow_fwd, dtype=np.float32),
         int(grid),
     )
+
+
+@njit(cache=True, nogil=True)
+def _select_pair(buf, k):
+    """Reorder ``buf`` so that ``buf[k]`` is its k-th smallest value (quickselect);
+    return that value and the next larger one (``buf[k]`` again when ``k`` is last)."""
+    lo = 0
+    hi = buf.shape[0] - 1
+    while hi > lo:
+        mid = (lo + hi) // 2
+        a, b, c = buf[lo], buf[mid], buf[hi]
+        if a > b:
+            a, b = b, a
+        if b > c:
+            b = c
+            if a > b:
+                b = a
+        pivot = b
+        i, j = lo, hi
+        while i <= j:
+            while buf[i] < pivot:
+                i += 1
+            while buf[j] > pivot:
+                j -= 1
+            if i <= j:
+                t = buf[i]
+                buf[i] = buf[j]
+                buf[j] = t
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    kth = buf[k]
+    nxt = kth
+    if k + 1 < buf.shape[0]:
+        nxt = buf[k + 1]
+        for t in range(k + 2, buf.shape[0]):
+            if buf[t] < nxt:
+                nxt = buf[t]
+    return kth, nxt
+
+
+@njit(cache=True, nogil=True)
+def _median(buf):
+    """The median as ``np.median`` gives it (the mean of the middle two, in the buffer's
+    precision); reorders ``buf``."""
+    n = buf.shape[0]
+    lo, hi = _select_pair(buf, (n - 1) // 2)
+    if n % 2:
+        return lo
+    return (lo + hi) * buf.dtype.type(0.5)
+
+
+@njit(cache=True, nogil=True)
+def _flow_statistics(flow, q):
+    n = flow.shape[0] * flow.shape[1]
+    f = flow.reshape(n, 2)
+    fx = np.empty(n, np.float32)
+    fy = np.empty(n, np.float32)
+    mag = np.empty(n, np.float32)
+    for i in range(n):
+        fx[i] = f[i, 0]
+        fy[i] = f[i, 1]
+        mag[i] = np.hypot(f[i, 0], f[i, 1])
+    med_mag = _median(mag)
+    # the medians reorder their buffers: the residual speeds are taken from ``f``
+    med_x = _median(fx)
+    med_y = _median(fy)
+    for i in range(n):
+        mag[i] = np.hypot(f[i, 0] - med_x, f[i, 1] - med_y)
+    # linear interpolation between order statistics, as np.percentile does
+    pos = q * (n - 1)
+    i0 = int(math.floor(pos))
+    a, b = _select_pair(mag, i0)
+    return med_x, med_y, med_mag, float(a) + (float(b) - float(a)) * (pos - i0)
+
+
+def flow_statistics(flow: np.ndarray, *, q: float = 0.99) -> tuple[np.ndarray, float, float]:
+    """The camera's motion and the fastest motion relative to it, from a dense flow.
+
+    Equal, up to float32 rounding, to::
+
+        f = flow.reshape(-1, 2)
+        med = np.median(f, axis=0)
+        mag = np.median(np.hypot(f[:, 0], f[:, 1]))
+        fast = np.percentile(np.hypot(*(f - med).T), 100 * q)
+
+    Parameters
+    ----------
+    flow : ndarray of float32, shape (H, W, 2)
+        A dense flow field (dx, dy) in pixels; not modified.
+    q : float
+        The quantile of the camera-relative speed that counts as the fastest motion.
+
+    Returns
+    -------
+    median : ndarray of float32, shape (2,)
+        The median flow vector (the camera's motion).
+    median_speed : float
+        The median flow magnitude.
+    fast : float
+        The ``q`` quantile of the flow magnitude with the median vector removed.
+
+    Examples
+    --------
+    >>> f = np.zeros((4, 4, 2), np.float32); f[..., 0] = 2.0; f[0, 0] = (5.0, 4.0)
+    >>> med, speed, fast = flow_statistics(f)
+    >>> med.tolist(), speed, round(fast, 3)
+    ([2.0, 0.0], 2.0, 4.25)
+    """
+    if flow.ndim != 3 or flow.shape[2] != 2 or flow.shape[0] * flow.shape[1] == 0:
+        raise ValueError(f"flow must have shape (H, W, 2) with H, W > 0, got {flow.shape}")
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"q must be within [0, 1], got {q}")
+    mx, my, speed, fast = _flow_statistics(np.ascontiguousarray(flow, dtype=np.float32), float(q))
+    return np.array([mx, my], np.float32), float(speed), float(fast)
+
+
+def warm_up() -> None:
+    """Compile (first run after install) or load from the cache every kernel, once."""
+    a = np.zeros((8, 8), np.float32)
+    z = np.zeros((8, 8, 2), np.float32)
+    warp_residual_blocks(a, a, z, z, grid=2)
+    flow_statistics(z)

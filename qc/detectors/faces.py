@@ -7,6 +7,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import cv2
 import numpy as np
 
 from qc.config import FacesConfig
@@ -24,6 +25,15 @@ MELT_KEY = "face_melt"
 # landmarks that keep their geometry while a person talks and blinks:
 # jaw, brows, nose, eye corners, mouth corners
 _RIGID = np.r_[0:17, 17:27, 27:36, [36, 39, 42, 45, 48, 54]]
+#: a closer look at a tracked face wider than 1.6 times this scales it to this width
+#: (dlib's HOG finds faces from 80 px): a 300-px face costs what a 100-px one does
+_LOOK_FACE_PX = 100
+#: encodings every fourth detection until a track has this many (its typical face) ...
+_REFERENCE_ENCODINGS = 3
+#: ... then one in this many detections
+_ENCODE_EVERY = 16
+#: and when the face's geometry changes this many times more than it usually does
+_UNUSUAL = 2.0
 
 
 @functools.lru_cache(maxsize=1)
@@ -72,6 +82,56 @@ class _Track:
     velocity: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (frame idx, face widths/frame)
     encodings: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (frame idx, 128-d)
     misses: list[int] = field(default_factory=list)                   # frames where it was not found
+    encoded_at: int = -10                                             # index in seen of the last encoding
+    changes: list[float] = field(default_factory=list)                # geometry change at each look
+
+
+def _rect(box: tuple[float, float, float, float]) -> Any:
+    import dlib
+
+    return dlib.rectangle(*(int(round(v)) for v in box))
+
+
+def _detect_whole(detector: Any, frame: Frame, width_px: int,
+                  size_px: int) -> list[tuple[float, float, float, float]]:
+    """Faces in the whole frame, searched at ``size_px``; boxes at the face size."""
+    small = frame.face_rgb(size_px)
+    k = width_px / small.shape[1]
+    return [(d.left() * k, d.top() * k, d.right() * k, d.bottom() * k)
+            for d in detector(small, 0)]
+
+
+def _detect_near(detector: Any, img: np.ndarray,
+                 box: tuple[float, float, float, float]) -> tuple[float, float, float, float] | None:
+    """The face nearest ``box`` in a window around it, or None when it is not there or
+    the window would cost about what the whole frame does (then the caller looks there).
+
+    The window is the box widened by half its size on every side, scaled so that a large
+    face is about :data:`_LOOK_FACE_PX` wide: the cost no longer grows with the frame.
+    """
+    h, w = img.shape[:2]
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    if bw < 8 or bh < 8:
+        return None
+    x0, y0 = (max(0, int(box[0] - bw / 2)) // 8) * 8, (max(0, int(box[1] - bh / 2)) // 8) * 8
+    x1, y1 = min(w, int(box[2] + bw / 2 + 1)), min(h, int(box[3] + bh / 2 + 1))
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return None
+    k = 1.0 if bw <= 1.6 * _LOOK_FACE_PX else _LOOK_FACE_PX / bw
+    if k == 1.0 and (x1 - x0) * (y1 - y0) > 0.25 * w * h:
+        return None  # a small frame: the whole of it, as before, finds the same box
+    crop = img[y0:y1, x0:x1]
+    if k < 1.0:
+        crop = cv2.resize(crop, (max(1, int(round((x1 - x0) * k))), max(1, int(round((y1 - y0) * k)))),
+                          interpolation=cv2.INTER_AREA)
+    else:
+        crop = np.ascontiguousarray(crop)
+    found = [(x0 + d.left() / k, y0 + d.top() / k, x0 + d.right() / k, y0 + d.bottom() / k)
+             for d in detector(crop, 0)]
+    if not found:
+        return None
+    best = max(found, key=lambda b: _iou(b, box))
+    return best if _iou(best, box) > 0.3 else None
 
 
 def _geometry_change(shapes: list[np.ndarray]) -> float:
@@ -90,12 +150,16 @@ def _excess(x: np.ndarray, floor: float, z: float) -> np.ndarray:
 class FacesDetector(Detector):
     """Tracks faces and measures their identity, jitter, geometry and presence.
 
-    Faces are detected with dlib's HOG detector on every ``detect_every``-th frame at the
-    face-detection size, matched to tracks by overlap, measured with the 68-point landmark
-    model, and followed between detections by the optical flow.  Per track:
+    New faces are searched for with dlib's HOG detector in the whole frame, at a reduced
+    size (``search_size_px``), on one frame in ``search_every``; a tracked face is followed
+    by the optical flow and looked for again on every ``detect_every``-th frame in a window
+    around where the flow took it (the whole frame at the face-detection size when the
+    window would cost as much, or the face is not in it).  Detections are matched to tracks
+    by overlap and measured with the 68-point landmark model.  Per track:
 
-    * **identity**: 128-d encodings (the first detection, every fourth, and whenever the
-      face's geometry changes) compared with the track's typical face; an event from
+    * **identity**: 128-d encodings (the first detection and every fourth until there are
+      three, then every sixteenth, and when the face's geometry changes far more than it
+      usually does) compared with the track's typical face; an event from
       ``identity_drift``, twice as severe at face-recognition's same-person tolerance;
     * **jitter**: the face's own velocity (median flow inside the face, camera removed,
       in face widths) changing back and forth from frame to frame: a head moves smoothly
@@ -118,16 +182,39 @@ class FacesDetector(Detector):
         motion = getattr(frame, "motion", None)
         if motion is not None and self._face_width:
             self._follow(motion, frame.idx)
-        if frame.idx % self.config.detect_every:
+        cfg = self.config
+        look = frame.idx % cfg.detect_every == 0
+        search = frame.idx % cfg.search_every == 0
+        live = [i for i, tr in enumerate(self._tracks)
+                if frame.idx - tr.last_idx <= cfg.search_every + cfg.detect_every]
+        if not (search or (look and live)):
             return
         detector, predictor, encoder = face_models()
         img = frame.face_rgb()
         self._face_width = img.shape[1]
-        dets = list(detector(img, 0))
-        self._counts[frame.idx] = len(dets)
+        boxes: list[tuple[float, float, float, float]] = []
+        lost = False
+        if look:  # a closer look where each tracked face should be
+            for i in live:
+                box = _detect_near(detector, img, self._tracks[i].box)
+                if box is not None:
+                    boxes.append(box)
+                lost = lost or box is None  # (or not worth a closer look)
+        # new faces, in the whole frame at a reduced size; a tracked face missing from its
+        # window is looked for in the whole frame at the full size before it counts as gone
+        if search or lost:
+            size = img.shape[1] if lost else cfg.search_size_px
+            for box in _detect_whole(detector, frame, img.shape[1], size):
+                if all(_iou(box, b) <= 0.3 for b in boxes):
+                    boxes.append(box)
+        if not look:  # a search between looks: only new faces are taken
+            boxes = [b for b in boxes if all(_iou(b, self._tracks[i].box) <= 0.3 for i in live)]
+            if not boxes:
+                return
+        if look:
+            self._counts[frame.idx] = len(boxes)
         matched: set[int] = set()
-        for det in dets:
-            box = (det.left(), det.top(), det.right(), det.bottom())
+        for box in boxes:
             best, best_iou = None, 0.3
             for i, tr in enumerate(self._tracks):
                 iou = _iou(box, tr.box)
@@ -139,7 +226,7 @@ class FacesDetector(Detector):
             matched.add(best)
             tr = self._tracks[best]
             tr.box, tr.last_idx = box, frame.idx
-            shape = predictor(img, det)
+            shape = predictor(img, _rect(box))
             pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
             eye = max(_eye_distance(pts), 1.0)
             tr.seen.append((frame.idx, frame.t_s))
@@ -147,9 +234,11 @@ class FacesDetector(Detector):
             if self._wants_encoding(tr):
                 enc = np.asarray(encoder.compute_face_descriptor(img, shape, 1))
                 tr.encodings.append((frame.idx, enc))
-        for i, tr in enumerate(self._tracks):
-            if i not in matched:
-                tr.misses.append(frame.idx)
+                tr.encoded_at = len(tr.seen) - 1
+        if look:
+            for i, tr in enumerate(self._tracks):
+                if i not in matched:
+                    tr.misses.append(frame.idx)
 
     def _follow(self, motion: Any, idx: int) -> None:
         """Measure each live face's own velocity and move its box with the flow."""
@@ -171,12 +260,25 @@ class FacesDetector(Detector):
             tr.box = (b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy)
 
     def _wants_encoding(self, tr: _Track) -> bool:
+        """Whether this detection needs a 128-d encoding (the costliest step by far).
+
+        The first detection and every fourth until the track has a typical face to
+        compare with; then every sixteenth (identity drifts over seconds, not frames),
+        and when the face's geometry changes far more than it usually does from one
+        look to the next (a swap or a melt, not talking), unless the last look encoded it.
+        """
+        change = _geometry_change(tr.shapes)
+        usual = float(np.median(tr.changes)) if len(tr.changes) >= 3 else 0.0
+        tr.changes.append(change)
         if len(tr.encodings) >= self.config.max_encodings_per_track:
             return False
-        # the first detection, then every fourth: identity drifts over seconds, not
-        # frames; and at once when the face's geometry changes (a swap or a melt)
         k = len(tr.seen) - 1
-        return k % 4 == 0 or _geometry_change(tr.shapes) > self.config.melt_min
+        if len(tr.encodings) < _REFERENCE_ENCODINGS:
+            return k % 4 == 0
+        since = k - tr.encoded_at
+        if since >= _ENCODE_EVERY:
+            return True
+        return since >= 2 and change > max(self.config.melt_min, _UNUSUAL * usual)
 
     def finish(self, times_s: np.ndarray) -> DetectorResult:
         cfg = self.config

@@ -57,6 +57,7 @@ class MorphingDetector(Detector):
         self._age = 0
         self._span = 0
         self._t0: float | None = None
+        self._grid: tuple[np.ndarray, ...] | None = None  # pixel coordinates, made once
 
     def _span_frames(self, frame: Frame) -> int:
         if self._span == 0 and frame.idx >= 1 and self._t0 is not None:
@@ -80,14 +81,15 @@ class MorphingDetector(Detector):
         cur = cv2.GaussianBlur(motion.cur, (5, 5), 0).astype(np.float32)
         h, w = cur.shape
         span = self._span_frames(frame)
+        if self._grid is None or self._grid[0].shape != cur.shape:
+            self._grid = tuple(np.mgrid[0:h, 0:w].astype(np.float32))  # (ys, xs)
+        ys, xs = self._grid
         if self._anchor is None or self._anchor.shape != cur.shape or self._age >= span:
             self._anchor = cv2.GaussianBlur(motion.prev, (5, 5), 0).astype(np.float32)
-            ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
             self._map = np.dstack([xs, ys])
             self._age = 0
         # carry the map to the anchor one step: map_t(x) = map_{t-1}(x + flow_bwd(x))
         flow = motion.flow_bwd
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
         self._map = cv2.remap(self._map, xs + flow[..., 0], ys + flow[..., 1],
                               cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                               borderValue=(-1e6, -1e6))

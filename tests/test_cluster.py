@@ -1,0 +1,103 @@
+"""Scanning on a Dask cluster: the same report as a local scan, the store written by the client.
+
+A ``distributed.LocalCluster`` with two worker processes scans the committed fixtures
+through ``qc scan --scheduler``.  Every step has a time limit, so a cluster that does not
+come up or a scan that stalls fails the test instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qc.report import validate_report
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+TIMEOUT_S = 240
+
+
+def _qc(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "qc", *args], capture_output=True, text=True,
+                          timeout=TIMEOUT_S)
+
+
+def _takes(report_file: Path) -> list[dict]:
+    report = json.loads(report_file.read_text())
+    validate_report(report)
+    return report["takes"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two worker processes, one thread each, on this machine."""
+    distributed = pytest.importorskip("distributed")
+    faulthandler.dump_traceback_later(TIMEOUT_S + 60, exit=True)  # never hang the suite
+    try:
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None, silence_logs=50) as c:
+            yield c
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+#: fixture kinds scanned on the cluster: each detector's artifact, benign hard cases
+KINDS = ("clean", "face_swap", "flash", "teleport", "hidden_cut", "morph_warp", "short",
+         "gif_dither")
+
+
+@pytest.fixture
+def takes(tmp_path: Path) -> Path:
+    """Eight fixture takes (truth in fixtures/truth.json) and ``broken.mp4``, a text file:
+    an error take."""
+    root = tmp_path / "takes"
+    for kind in KINDS:
+        shutil.copytree(FIXTURES / kind, root / kind)
+    (root / "broken.mp4").write_text("not a video\n")
+    return root
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_the_cluster_report_equals_the_local_one(cluster, takes: Path, tmp_path: Path):
+    local, remote = tmp_path / "local.json", tmp_path / "remote.json"
+    r = _qc("scan", str(takes), "--store", str(tmp_path / "local.db"), "--json", str(local),
+            "-q", "--jobs", "1")
+    assert r.returncode == 0, r.stderr
+    r = _qc("scan", str(takes), "--store", str(tmp_path / "remote.db"), "--json", str(remote),
+            "-q", "--scheduler", cluster.scheduler_address)
+    assert r.returncode == 0, r.stderr
+    assert _takes(remote) == _takes(local)
+    assert len(_takes(remote)) == len(KINDS) + 1
+    assert [t["status"] for t in _takes(remote)].count("error") == 1
+    assert not (takes / ".qc").exists()  # the stores are where --store put them
+
+
+def test_an_unreachable_scheduler_is_a_one_line_error(tmp_path: Path):
+    pytest.importorskip("distributed")
+    take = tmp_path / "takes"
+    take.mkdir()
+    (take / "a.mp4").write_bytes((FIXTURES / "clean" / "clean_0.mp4").read_bytes())
+    r = subprocess.run([sys.executable, "-c",
+                        "import qc.cluster as c; c.CONNECT_TIMEOUT_S = 2; from qc.cli import main; "
+                        f"raise SystemExit(main(['scan', {str(take)!r}, '--scheduler', "
+                        "'tcp://127.0.0.1:9', '-q']))"],
+                       capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert r.returncode == 1
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_local_scan_starts_nothing_of_dask(tmp_path: Path):
+    code = ("import sys; from qc.batch import scan_folder; "
+            f"scan_folder({str(FIXTURES / 'short')!r}, store_path={str(tmp_path / 'qc.db')!r}, jobs=1); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=TIMEOUT_S)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"

@@ -1,0 +1,40 @@
+"""One take's analysis: decoding ahead in a thread measures exactly what decoding in turn does."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from fixture_takes import FIXTURES, TRUTH
+
+from qc.config import Config, DecodeConfig
+from qc.scan import analyse_take
+
+#: one fixture of each detector's artifact, and the benign kinds that stress the decoder
+KINDS = ("clean", "face_swap", "flash", "morph_warp", "teleport", "gif_dither", "short")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_prefetching_changes_nothing(analysed, kind):
+    """The session's analyses decode ahead (the default); these decode in turn."""
+    rel = next(r for r, t in TRUTH.items() if t["kind"] == kind)
+    config = dataclasses.replace(Config(), decode=DecodeConfig(prefetch=0))
+    in_turn = analyse_take(FIXTURES / rel, config)
+    ahead, _ = analysed[kind]
+    assert Config().decode.prefetch > 0
+    assert in_turn.status == ahead.status == "ok"
+    assert in_turn.media == ahead.media
+    assert in_turn.events == ahead.events
+    assert in_turn.signals.keys() == ahead.signals.keys()
+    for key in ahead.signals:
+        np.testing.assert_array_equal(in_turn.signals[key], ahead.signals[key], err_msg=key)
+
+
+def test_timings_split_decoding_motion_and_each_detector(analysed):
+    analysis, _ = analysed["clean"]
+    assert {"decode", "motion", "flicker", "faces", "morphing", "physics", "total"} <= set(
+        analysis.timings_s)
+    assert all(v >= 0 for v in analysis.timings_s.values())
+    parts = sum(v for k, v in analysis.timings_s.items() if k != "total")
+    assert parts <= analysis.timings_s["total"] * 1.05
