@@ -260,6 +260,9 @@ def scan_folder(
                 progress.take_done(ref, None)
 
         def save(ref: TakeRef, facts: _Facts, result: TakeAnalysis) -> None:
+            changed = _changed_since(ref, facts)
+            if changed is not None:
+                result = TakeAnalysis(status="error", error=changed)
             store.save_take(
                 path=ref.path, shot=ref.shot, content_hash=facts.hash, size=facts.size,
                 mtime_ns=facts.mtime_ns, analysis_key=key, status=result.status, error=result.error,
@@ -274,12 +277,7 @@ def scan_folder(
         for ref, facts in pending.items():
             if facts.error is not None:  # could not even be read for hashing
                 save(ref, facts, TakeAnalysis(status="error", error=facts.error))
-        if jobs <= 1 or len(todo) <= 1:
-            for ref, facts in todo:
-                result = _analyse_in_process(ref, config, progress)
-                save(ref, facts, result)
-        else:
-            _scan_pool(todo, config, min(jobs, len(todo)), save, progress)
+        _scan_supervised(todo, config, jobs, save, progress)
         summary.removed = store.forget_except(r.path for r in refs)
         rescore(store, config)
         store.finish_run(run_id, scanned=summary.scanned, skipped=summary.skipped,
@@ -287,6 +285,62 @@ def scan_folder(
         return summary
     finally:
         store.close()
+
+
+def _changed_since(ref: TakeRef, facts: _Facts) -> str | None:
+    """Why a take's result cannot be stored as analysed: its file changed meanwhile.
+
+    A file still being written is hashed at one size and decoded at another; its result
+    would be stored under the wrong content.  It becomes an error instead, and the next
+    scan (seeing a new size or time) analyses it again.
+    """
+    if facts.hash is None:
+        return None
+    try:
+        st = os.stat(ref.file)
+    except OSError as exc:
+        return read_error(exc)
+    if (st.st_size, st.st_mtime_ns) != (facts.size, facts.mtime_ns):
+        return ("the file changed while it was scanned (still being written?):"
+                " scan again when it is complete")
+    return None
+
+
+def _analyse_job(file: str, config: Config, *, progress: Callable[[int], None]) -> TakeAnalysis:
+    """One take in a supervised worker (a top-level function: workers get it by name)."""
+    try:
+        return analyse_take(file, config, progress=progress)
+    except Exception as exc:  # a bug must cost one take, never the scan
+        log.debug("%s: unexpected error", file, exc_info=True)
+        return TakeAnalysis(status="error",
+                            error=one_line(f"internal error: {type(exc).__name__}: {exc}"))
+
+
+def _scan_supervised(
+    todo: list[tuple[TakeRef, _Facts]],
+    config: Config,
+    jobs: int,
+    save: Callable[[TakeRef, _Facts, TakeAnalysis], None],
+    progress: ScanProgress,
+) -> None:
+    """Analyse ``todo`` in supervised worker processes (:mod:`qc.workers`), saving each
+    take as it ends: a take that crashes its worker, or overruns the time or memory
+    limit, becomes an error take and the scan goes on."""
+    from qc.workers import Limits, run_jobs
+
+    # workers are forked from a server that has imported the analysis once: a replaced
+    # worker, or the next scan in this process, starts in milliseconds (no-op if running)
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["__main__", "qc._warm"])
+    facts_of = dict(todo)
+    limits = Limits(timeout_s=config.scan.take_timeout_s, memory_mb=config.scan.take_memory_mb)
+    run_jobs(
+        ((ref, (str(ref.file), config)) for ref, _ in todo), _analyse_job,
+        workers=jobs, limits=limits,
+        on_done=lambda ref, result: save(ref, facts_of[ref], result),
+        on_failed=lambda ref, reason: save(ref, facts_of[ref],
+                                           TakeAnalysis(status="error", error=reason)),
+        on_frames=progress.frames,
+    )
 
 
 def _analyse_in_process(ref: TakeRef, config: Config, progress: ScanProgress) -> TakeAnalysis:

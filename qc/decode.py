@@ -192,6 +192,11 @@ class VideoReader:
             )
         self._stream = self._container.streams.video[0]
         cc = self._stream.codec_context
+        try:
+            self._check_pixels(cc.width or 0, cc.height or 0)
+        except DecodeError:
+            self.close()
+            raise
         if self.config.threads:
             cc.thread_count = self.config.threads
         self._stream.thread_type = "AUTO"
@@ -211,6 +216,15 @@ class VideoReader:
                 self._container.close()
             finally:
                 self._container = None
+
+    def _check_pixels(self, width: int, height: int) -> None:
+        """Refuse frames above ``max_pixels`` before the decoder allocates them."""
+        limit = self.config.max_pixels
+        if limit and width * height > limit:
+            raise DecodeError(
+                f"frames of {width}x{height} are larger than the limit of {limit} pixels"
+                " (decode.max_pixels)"
+            )
 
     # -- decoding --------------------------------------------------------------------
     def _declared_duration_s(self) -> float | None:
@@ -271,6 +285,7 @@ class VideoReader:
         width = height = 0
         try:
             for src in self._packets():
+                self._check_pixels(src.width, src.height)  # the size can change mid-take
                 if size is None:
                     rotation = int(round(getattr(src, "rotation", 0) or 0))
                     sar = self._stream.sample_aspect_ratio
@@ -289,6 +304,11 @@ class VideoReader:
                     continue  # sampling, or a timestamp that runs backwards
                 if cfg.max_duration_s and t_s > cfg.max_duration_s:
                     break
+                if cfg.max_frames and n >= cfg.max_frames:
+                    raise DecodeError(
+                        f"too long: more than {cfg.max_frames} frames (decode.max_frames;"
+                        " raise it, or sample with decode.max_fps)"
+                    )
                 last_kept = t_s
                 rgb = src.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
                 frame = Frame(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from qc.detectors.physics import CUT_LABEL
 from qc.errors import DecodeError
 from qc.motion import Motion
 
-__all__ = ["TakeAnalysis", "analyse_take", "suppress_at_cuts"]
+__all__ = ["TakeAnalysis", "analyse_take", "suppress_at_cuts", "timeout_reason"]
 
 log = logging.getLogger("qc")
 
@@ -46,6 +47,13 @@ class TakeAnalysis:
     def times_s(self) -> np.ndarray:
         """The time of each analysed frame."""
         return self.signals.get("t_s", np.zeros(0, np.float32))
+
+
+def timeout_reason(limit_s: float, frames: int | None = None) -> str:
+    """The one-line reason of a take stopped by the time limit."""
+    done = f" after {frames} frames" if frames else ""
+    return (f"stopped: not finished within the time limit of {limit_s:g} s{done}"
+            " (--take-timeout, scan.take_timeout_s)")
 
 
 def suppress_at_cuts(events: list[Event], *, frame_s: float) -> list[Event]:
@@ -94,6 +102,8 @@ def analyse_take(
     timings["decode"] = 0.0
     times: list[float] = []
     t_start = time.perf_counter()
+    limit_s = config.scan.take_timeout_s
+    deadline = time.monotonic() + limit_s if limit_s else math.inf
     try:
         with VideoReader(path, config.decode) as reader:
             prev_gray = None
@@ -110,6 +120,8 @@ def analyse_take(
                     timings[det.name] += time.perf_counter() - t0
                 if progress is not None and frame.idx % 16 == 15:
                     progress(frame.idx + 1)
+                if time.monotonic() > deadline:
+                    return TakeAnalysis(status="error", error=timeout_reason(limit_s, frame.idx + 1))
                 t_mark = time.perf_counter()
             media = reader.info
     except DecodeError as exc:
