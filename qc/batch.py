@@ -9,10 +9,8 @@ import os
 import re
 import stat
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from qc.config import Config, analysis_key, load_config
 from qc.decode import read_error
@@ -159,34 +157,6 @@ def rescore(store: Store, config: Config) -> None:
         else:
             out[t.path] = (None, "error", None, False)
     store.set_scores(out)
-
-
-_FRAMES_QUEUE: Any = None
-
-
-def _analyse(file: str, config: Config) -> TakeAnalysis:
-    """Worker entry point (a top-level function, so process pools can pickle it)."""
-    queue = _FRAMES_QUEUE
-
-    def report(done: int) -> None:
-        if queue is not None:
-            try:
-                queue.put_nowait((file, done))
-            except Exception:  # progress is never worth failing a take
-                pass
-
-    try:
-        return analyse_take(file, config, progress=report)
-    except Exception as exc:  # a bug must cost one take, never the scan
-        log.debug("%s: unexpected error", file, exc_info=True)
-        return TakeAnalysis(status="error",
-                            error=one_line(f"internal error: {type(exc).__name__}: {exc}"))
-
-
-def _worker_init(queue: Any = None) -> None:
-    global _FRAMES_QUEUE
-    _FRAMES_QUEUE = queue
-    logging.getLogger("qc").setLevel(logging.WARNING)
 
 
 def scan_folder(
@@ -350,53 +320,6 @@ def _analyse_in_process(ref: TakeRef, config: Config, progress: ScanProgress) ->
         log.debug("%s: unexpected error", ref.path, exc_info=True)
         return TakeAnalysis(status="error",
                             error=one_line(f"internal error: {type(exc).__name__}: {exc}"))
-
-
-def _scan_pool(
-    todo: list[tuple[TakeRef, _Facts]],
-    config: Config,
-    jobs: int,
-    save: Callable[[TakeRef, _Facts, TakeAnalysis], None],
-    progress: ScanProgress,
-) -> None:
-    ctx = multiprocessing.get_context("forkserver")
-    frames_queue = ctx.Queue()
-    by_file = {str(ref.file): ref for ref, _ in todo}
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
-                             initargs=(frames_queue,)) as pool:
-        running: dict[Future[TakeAnalysis], tuple[TakeRef, _Facts]] = {}
-        queue = list(todo)
-        try:
-            while queue or running:
-                while queue and len(running) < jobs * 2:
-                    ref, facts = queue.pop(0)
-                    running[pool.submit(_analyse, str(ref.file), config)] = (ref, facts)
-                done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
-                _drain(frames_queue, by_file, progress)
-                for fut in done:
-                    ref, facts = running.pop(fut)
-                    try:
-                        result = fut.result()
-                    except Exception as exc:  # the worker died (killed, out of memory)
-                        result = TakeAnalysis(status="error",
-                                              error=one_line(f"the scanning process died: {exc}"))
-                    save(ref, facts, result)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-
-
-def _drain(queue: Any, by_file: dict[str, TakeRef], progress: ScanProgress) -> None:
-    """Pass the workers' frame counts on to the progress display."""
-    import queue as queue_mod
-
-    while True:
-        try:
-            file, done = queue.get_nowait()
-        except (queue_mod.Empty, OSError, ValueError):
-            return
-        if file in by_file:
-            progress.frames(by_file[file], done)
 
 
 def update_takes(
