@@ -15,6 +15,7 @@ from pathlib import Path
 from qc.config import Config, analysis_key, load_config
 from qc.decode import read_error
 from qc.errors import RootError, one_line
+from qc.paths import as_text
 from qc.scan import TakeAnalysis, analyse_take
 from qc.scoring import rank_takes, score_take, verdict_for
 from qc.store import STORE_DIRNAME, Store, default_store_path
@@ -126,7 +127,9 @@ def find_takes(root: Path | str, config: Config) -> list[TakeRef]:
                 continue
             file = Path(dirpath) / name
             rel = file.relative_to(root)
-            out.append(TakeRef(file, rel.as_posix(), shot_of(rel, root_name, config.scan.shot_pattern)))
+            # a name that is not UTF-8 is stored and reported with \xNN escapes
+            shot = as_text(shot_of(rel, root_name, config.scan.shot_pattern))
+            out.append(TakeRef(file, as_text(rel.as_posix()), shot))
     if errors and errors[0].filename and Path(errors[0].filename) == root:
         raise RootError(f"cannot read the folder: {root}: {errors[0].strerror}")
     for err in errors:

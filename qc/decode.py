@@ -7,6 +7,7 @@ PySceneDetect's video stream does.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
@@ -135,7 +136,11 @@ def read_error(exc: BaseException) -> str:
     if isinstance(exc, PermissionError):
         return "cannot read the file: permission denied"
     if isinstance(exc, FileNotFoundError):
+        if exc.filename and os.path.islink(exc.filename):
+            return "a broken symbolic link: its target does not exist"
         return "the file disappeared before it could be read"
+    if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        return "a symbolic link loop: the link never reaches a file"
     if isinstance(exc, IsADirectoryError):
         return "not a regular file"
     if isinstance(exc, av.error.InvalidDataError):
@@ -329,7 +334,9 @@ class VideoReader:
             if prev is not None:
                 prev.release()
         if n == 0:
-            raise DecodeError(self.demux_error or "no decodable video frames")
+            declared = self._declared_duration_s()
+            raise DecodeError(self.demux_error or "no decodable video frames" + (
+                f": truncated or corrupt (it declares {declared:.2f} s)" if declared else ""))
         if self.bad_packets > max(2, n // 100):
             raise DecodeError(
                 f"corrupt: {self.bad_packets} undecodable packets ({n} frames decoded)"
