@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import os
 import re
 import stat
@@ -301,9 +300,6 @@ def _scan_supervised(
     limit, becomes an error take and the scan goes on."""
     from qc.workers import Limits, run_jobs
 
-    # workers are forked from a server that has imported the analysis once: a replaced
-    # worker, or the next scan in this process, starts in milliseconds (no-op if running)
-    multiprocessing.get_context("forkserver").set_forkserver_preload(["__main__", "qc._warm"])
     facts_of = dict(todo)
     limits = Limits(timeout_s=config.scan.take_timeout_s, memory_mb=config.scan.take_memory_mb)
     run_jobs(

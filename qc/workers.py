@@ -10,8 +10,9 @@ scan watches through two handles at once, the worker's pipe and its process sent
 - a worker whose resident memory exceeds the limit is killed the same way (Linux).
 
 Results come back pickled over the worker's own pipe, from a process this module
-started and nothing else can write to.  Nothing here knows what a take is: the job
-function and the failure result are the caller's (see :func:`qc.batch.scan_folder`).
+started and nothing else can write to.  The job function and what a failure means are
+the caller's (see :func:`qc.batch.scan_folder`); workers fork from a server that has
+imported qc's analysis once (:mod:`qc._warm`).
 """
 
 from __future__ import annotations
@@ -168,6 +169,11 @@ def run_jobs(
     if not queue:
         return
     ctx = multiprocessing.get_context(context)
+    if context == "forkserver":
+        # workers fork from a server that has loaded the analysis code and the face models
+        # once (qc._warm): a replaced worker, or the next scan in this process, starts in
+        # milliseconds.  No effect once the server runs.
+        ctx.set_forkserver_preload(["__main__", "qc._warm"])
     n = max(1, min(workers, len(queue)))
     pool = [_Worker(ctx, fn) for _ in range(n)]
     next_id = 0
