@@ -82,6 +82,23 @@ def _policy_flags(sp: argparse.ArgumentParser) -> None:
                     help="the SQLite store (default: the take's folder's .qc/qc.db)")
     sp.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     sp.add_argument("-v", "--verbose", action="count", default=0, help="say more (twice: debug)")
+    _limit_flags(sp)
+
+
+def _limit_flags(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--take-timeout", type=_seconds, metavar="S",
+                    help="stop a take still being analysed after S seconds and report it as an"
+                         " error (default 1800; 0: no limit)")
+    sp.add_argument("--max-frames", type=_positive_int, metavar="N",
+                    help="a take with more than N frames is an error (default 100000; 0: no"
+                         " limit)")
+
+
+def _limit_overrides(args: argparse.Namespace, overrides: dict[str, dict[str, Any]]) -> None:
+    if getattr(args, "take_timeout", None) is not None:
+        overrides.setdefault("scan", {})["take_timeout_s"] = args.take_timeout
+    if getattr(args, "max_frames", None) is not None:
+        overrides.setdefault("decode", {})["max_frames"] = args.max_frames
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shot-pattern", metavar="REGEX",
                    help="regex on the file name whose group 'shot' (or 1) names the shot")
     s.add_argument("--profile", choices=sorted(PROFILES), help="scoring profile")
+    _limit_flags(s)
 
     r = sub.add_parser("report", help="the last scan's report again, from the store")
     r.add_argument("root", metavar="DIR", type=Path, help="the scanned folder")
@@ -246,6 +264,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         overrides.setdefault("scan", {})["jobs"] = args.jobs
     if args.profile is not None:
         overrides.setdefault("scoring", {})["profile"] = args.profile
+    _limit_overrides(args, overrides)
     # the root is checked before its qc.toml is read, so a missing folder exits 3, not 2
     if args.config is None and not args.root.is_dir():
         from qc.errors import RootError
@@ -297,6 +316,7 @@ def _policy_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         gate["strict"] = True
     if gate:
         overrides["gate"] = gate
+    _limit_overrides(args, overrides)
     return overrides
 
 
