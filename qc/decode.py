@@ -198,6 +198,8 @@ class VideoReader:
         self._stream = self._container.streams.video[0]
         cc = self._stream.codec_context
         try:
+            if cc is None:  # FFmpeg knows no decoder for it (an unknown or mangled codec id)
+                raise DecodeError("no decoder for its video stream (unknown codec)")
             self._check_pixels(cc.width or 0, cc.height or 0)
         except DecodeError:
             self.close()

@@ -87,6 +87,9 @@ def _odd_folder(root: Path) -> dict[str, tuple[str, str]]:
         name = f"corrupt_middle_{i}.mp4"
         (root / name).write_bytes(bytes(bad))
         expect[name] = ("either", "")
+    (root / "unknown_codec.mkv").write_bytes(  # the codec id mangled: no decoder for it
+        mkv_data.replace(b"V_MPEG4/ISO/AVC", b"V_QCXX/ISO/AVC0"))
+    expect["unknown_codec.mkv"] = ("error", "unknown codec")
     header_only(root / "header_only.mp4")
     expect["header_only.mp4"] = ("error", "no decodable video frames: truncated")
     write_audio_only(root / "audio_only.m4v")
