@@ -168,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
     d.add_argument("--port", type=_positive_int, default=8501, help="port (default 8501)")
 
+    dr = sub.add_parser("doctor", help="check the installation (decoder, face models, numba"
+                                       " cache, a worker) and a folder's store")
+    dr.add_argument("root", metavar="DIR", type=Path, nargs="?",
+                    help="a scanned folder: its store is checked too")
+    dr.add_argument("--store", metavar="FILE", type=Path,
+                    help="the SQLite store to check (default: DIR/.qc/qc.db)")
+
     b = sub.add_parser("bench", help="benchmarks that print figures")
     bsub = b.add_subparsers(dest="bench", metavar="WHAT", parser_class=_Parser)
     bsub.required = True
@@ -386,6 +393,19 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from qc.doctor import run_checks
+
+    store = args.store or (default_store_path(args.root) if args.root is not None else None)
+    checks = run_checks(store, on_check=lambda c: print(c.line(), flush=True))
+    bad = [c for c in checks if not c.ok]
+    if store is None:
+        print("(no folder given: its store was not checked; qc doctor DIR checks it)")
+    print("all fine" if not bad else f"{len(bad)} problem{'s' if len(bad) > 1 else ''}: see FAIL"
+          " above")
+    return EXIT_OK if not bad else EXIT_FAILURE
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from qc.bench import accuracy, print_accuracy
 
@@ -425,7 +445,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(args)
     commands = {"scan": _cmd_scan, "report": _cmd_report, "gate": _cmd_gate,
-                "watch": _cmd_watch, "dashboard": _cmd_dashboard, "bench": _cmd_bench}
+                "watch": _cmd_watch, "dashboard": _cmd_dashboard, "bench": _cmd_bench,
+                "doctor": _cmd_doctor}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -455,5 +455,7 @@ class Store:
             rows = self._db.execute(f"PRAGMA integrity_check({int(limit)})").fetchall()
         except sqlite3.Error as exc:
             return [str(exc)]
-        lines = [str(r[0]) for r in rows]
-        return [] if lines == ["ok"] else lines
+        lines = [line.strip() for r in rows for line in str(r[0]).splitlines()]
+        if lines == ["ok"]:
+            return []
+        return [line for line in lines if line and not line.startswith("***")] or lines
