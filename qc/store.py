@@ -167,9 +167,19 @@ class Store:
             else:
                 self._check_version()
         except sqlite3.Error as exc:
+            self._close_quietly()
             raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
         except OSError as exc:
+            self._close_quietly()
             raise StoreError(f"cannot create the store {self.path}: {exc}") from exc
+        except StoreError:
+            self._close_quietly()
+            raise
+
+    def _close_quietly(self) -> None:
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
 
     # -- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> Store:

@@ -34,6 +34,8 @@ log = logging.getLogger("qc")
 
 #: how often the supervisor looks at deadlines and memory when nothing arrives (seconds)
 POLL_S = 0.2
+#: a new worker that has not begun its first job after this long is given up (seconds)
+STARTUP_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ def _worker_main(conn: Any, fn: Callable[..., Any]) -> None:
         if msg is None:
             return
         job_id, args = msg
+        conn.send(("start", job_id, None))  # the job's clock starts now, not at the fork
 
         def progress(done: int, _job: int = job_id) -> None:
             conn.send(("frames", _job, done))
@@ -96,12 +99,14 @@ class _Worker:
         self.proc.start()
         child.close()
         self.job: tuple[int, Any] | None = None  # (job id, key)
-        self.started = 0.0
+        self.given = 0.0
+        self.started: float | None = None  # when the worker began the job
         self.frames = 0
 
     def give(self, job_id: int, key: Any, args: tuple[Any, ...]) -> None:
         self.job = (job_id, key)
-        self.started = time.monotonic()
+        self.given = time.monotonic()
+        self.started = None
         self.frames = 0
         self.conn.send((job_id, args))
 
@@ -214,7 +219,9 @@ def _collect(w: _Worker, on_done: Callable[[Any, Any], None],
             kind, job_id, value = w.conn.recv()
             if w.job is None or job_id != w.job[0]:
                 continue  # pragma: no cover - a late message of a finished job
-            if kind == "frames":
+            if kind == "start":
+                w.started = time.monotonic()
+            elif kind == "frames":
                 w.frames = value
                 if on_frames is not None:
                     on_frames(w.job[1], value)
@@ -232,6 +239,10 @@ def _collect(w: _Worker, on_done: Callable[[Any, Any], None],
 
 
 def _over_limit(w: _Worker, limits: Limits) -> str | None:
+    if w.started is None:  # a new worker still starting (imports, on a loaded machine)
+        if time.monotonic() - w.given > STARTUP_S:
+            return f"the scanning process did not start within {STARTUP_S:g} s"
+        return None
     if limits.timeout_s and time.monotonic() - w.started > limits.timeout_s + limits.grace_s:
         from qc.scan import timeout_reason
 
