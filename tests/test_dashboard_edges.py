@@ -63,13 +63,13 @@ def test_resolve_inside_refuses_every_way_out(tmp_path: Path):
         try:
             got = resolve_inside(root, rel)
         except QCError as exc:
-            rows.append((rel, f"refused: {str(exc)[:70]}"))
+            rows.append((rel, f"REFUSED  {str(exc).removeprefix('refused: ')[:70]}"))
             continue
         rows.append((rel, f"SERVED {got}"))
     print(f"\nresolve_inside({root.name}, ...) on {len(hostile)} hostile paths:")
     for rel, what in rows:
         print(f"  {rel[:40]!r:44} {what}")
-    assert all(what.startswith("refused") for _, what in rows)
+    assert all(what.startswith("REFUSED") for _, what in rows)
     assert resolve_inside(root, "s/ok.mp4") == (root / "s" / "ok.mp4").resolve()
 
 
