@@ -27,6 +27,7 @@ from typing import Any
 from qc.batch import TakeRef, scan_folder, shot_of
 from qc.config import Config, load_config
 from qc.gate import GatePolicy, GateResult, evaluate, gate_ref, write_sidecar
+from qc.paths import as_text
 from qc.report import Report, TakeResult, build_report, read_report
 from qc.store import Store, default_store_path
 
@@ -39,7 +40,7 @@ def _take(path: Path | str, config: Config | None) -> tuple[Path, TakeRef, Confi
     if config is None:
         config = load_config(root=root if root.is_dir() else None)
     shot = shot_of(Path(file.name), root.resolve().name or "root", config.scan.shot_pattern)
-    return root, TakeRef(file, file.name, shot), config
+    return root, TakeRef(file, as_text(file.name), as_text(shot)), config
 
 
 def _open_store(root: Path, store: Path | str | bool) -> Store | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import math
 import os
 import sys
 from pathlib import Path
@@ -476,11 +477,15 @@ def _from_link(rows: list[dict[str, Any]]) -> None:
         return
     st.session_state["_link_done"] = True
     qp = st.query_params
-    if qp.get("take") in {r["path"] for r in rows}:
+    by_path = {r["path"]: r for r in rows}
+    if qp.get("take") in by_path:
         try:
-            start = max(0.0, float(qp.get("t", 0.0)))
+            start = float(qp.get("t", 0.0))
         except ValueError:
             start = 0.0
+        # a time within the take: not negative, not NaN, not past its end (1e308)
+        end = by_path[qp["take"]].get("duration_s") or 0.0
+        start = min(max(0.0, start), end) if math.isfinite(start) else 0.0
         _open_take(qp["take"], start)
     elif qp.get("view") in VIEWS:
         st.session_state["view"] = qp["view"]

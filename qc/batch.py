@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import os
 import re
 import stat
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from qc.config import Config, analysis_key, load_config
 from qc.decode import read_error
 from qc.errors import RootError, one_line
+from qc.paths import as_text
 from qc.scan import TakeAnalysis, analyse_take
 from qc.scoring import rank_takes, score_take, verdict_for
 from qc.store import STORE_DIRNAME, Store, default_store_path
@@ -128,7 +126,9 @@ def find_takes(root: Path | str, config: Config) -> list[TakeRef]:
                 continue
             file = Path(dirpath) / name
             rel = file.relative_to(root)
-            out.append(TakeRef(file, rel.as_posix(), shot_of(rel, root_name, config.scan.shot_pattern)))
+            # a name that is not UTF-8 is stored and reported with \xNN escapes
+            shot = as_text(shot_of(rel, root_name, config.scan.shot_pattern))
+            out.append(TakeRef(file, as_text(rel.as_posix()), shot))
     if errors and errors[0].filename and Path(errors[0].filename) == root:
         raise RootError(f"cannot read the folder: {root}: {errors[0].strerror}")
     for err in errors:
@@ -159,34 +159,6 @@ def rescore(store: Store, config: Config) -> None:
         else:
             out[t.path] = (None, "error", None, False)
     store.set_scores(out)
-
-
-_FRAMES_QUEUE: Any = None
-
-
-def _analyse(file: str, config: Config) -> TakeAnalysis:
-    """Worker entry point (a top-level function, so process pools can pickle it)."""
-    queue = _FRAMES_QUEUE
-
-    def report(done: int) -> None:
-        if queue is not None:
-            try:
-                queue.put_nowait((file, done))
-            except Exception:  # progress is never worth failing a take
-                pass
-
-    try:
-        return analyse_take(file, config, progress=report)
-    except Exception as exc:  # a bug must cost one take, never the scan
-        log.debug("%s: unexpected error", file, exc_info=True)
-        return TakeAnalysis(status="error",
-                            error=one_line(f"internal error: {type(exc).__name__}: {exc}"))
-
-
-def _worker_init(queue: Any = None) -> None:
-    global _FRAMES_QUEUE
-    _FRAMES_QUEUE = queue
-    logging.getLogger("qc").setLevel(logging.WARNING)
 
 
 def scan_folder(
@@ -269,6 +241,9 @@ def scan_folder(
                 progress.take_done(ref, None)
 
         def save(ref: TakeRef, facts: _Facts, result: TakeAnalysis) -> None:
+            changed = _changed_since(ref, facts)
+            if changed is not None:
+                result = TakeAnalysis(status="error", error=changed)
             store.save_take(
                 path=ref.path, shot=ref.shot, content_hash=facts.hash, size=facts.size,
                 mtime_ns=facts.mtime_ns, analysis_key=key, status=result.status, error=result.error,
@@ -287,12 +262,8 @@ def scan_folder(
             from qc.cluster import scan_on_cluster
 
             scan_on_cluster(todo, config, scheduler, save, progress)
-        elif jobs <= 1 or len(todo) <= 1:
-            for ref, facts in todo:
-                result = _analyse_in_process(ref, config, progress)
-                save(ref, facts, result)
         else:
-            _scan_pool(todo, config, min(jobs, len(todo)), save, progress)
+            _scan_supervised(todo, config, jobs, save, progress)
         summary.removed = store.forget_except(r.path for r in refs)
         rescore(store, config)
         store.finish_run(run_id, scanned=summary.scanned, skipped=summary.skipped,
@@ -302,6 +273,66 @@ def scan_folder(
         store.close()
 
 
+def _changed_since(ref: TakeRef, facts: _Facts) -> str | None:
+    """Why a take's result cannot be stored as analysed: its file changed meanwhile.
+
+    A file still being written is hashed at one size and decoded at another; its result
+    would be stored under the wrong content.  It becomes an error instead, and the next
+    scan (seeing a new size or time) analyses it again.
+    """
+    if facts.hash is None:
+        return None
+    try:
+        st = os.stat(ref.file)
+    except OSError as exc:
+        return read_error(exc)
+    if (st.st_size, st.st_mtime_ns) != (facts.size, facts.mtime_ns):
+        return ("the file changed while it was scanned (still being written?):"
+                " scan again when it is complete")
+    return None
+
+
+def _analyse_job(file: str, config: Config, *, progress: Callable[[int], None]) -> TakeAnalysis:
+    """One take in a supervised worker (a top-level function: workers get it by name)."""
+    try:
+        return analyse_take(file, config, progress=progress)
+    except Exception as exc:  # a bug must cost one take, never the scan
+        log.debug("%s: unexpected error", file, exc_info=True)
+        return TakeAnalysis(status="error",
+                            error=one_line(f"internal error: {type(exc).__name__}: {exc}"))
+
+
+def _analyse(file: str, config: Config) -> TakeAnalysis:
+    """One take on a Dask worker (:mod:`qc.cluster`; a top-level function, so that
+    workers get it by name).  Dask retries a task whose worker died; the supervised
+    worker's time and memory limits do not apply there."""
+    return _analyse_job(file, config, progress=lambda done: None)
+
+
+def _scan_supervised(
+    todo: list[tuple[TakeRef, _Facts]],
+    config: Config,
+    jobs: int,
+    save: Callable[[TakeRef, _Facts, TakeAnalysis], None],
+    progress: ScanProgress,
+) -> None:
+    """Analyse ``todo`` in supervised worker processes (:mod:`qc.workers`), saving each
+    take as it ends: a take that crashes its worker, or overruns the time or memory
+    limit, becomes an error take and the scan goes on."""
+    from qc.workers import Limits, run_jobs
+
+    facts_of = dict(todo)
+    limits = Limits(timeout_s=config.scan.take_timeout_s, memory_mb=config.scan.take_memory_mb)
+    run_jobs(
+        ((ref, (str(ref.file), config)) for ref, _ in todo), _analyse_job,
+        workers=jobs, limits=limits,
+        on_done=lambda ref, result: save(ref, facts_of[ref], result),
+        on_failed=lambda ref, reason: save(ref, facts_of[ref],
+                                           TakeAnalysis(status="error", error=reason)),
+        on_frames=progress.frames,
+    )
+
+
 def _analyse_in_process(ref: TakeRef, config: Config, progress: ScanProgress) -> TakeAnalysis:
     try:
         return analyse_take(ref.file, config, progress=lambda n: progress.frames(ref, n))
@@ -309,53 +340,6 @@ def _analyse_in_process(ref: TakeRef, config: Config, progress: ScanProgress) ->
         log.debug("%s: unexpected error", ref.path, exc_info=True)
         return TakeAnalysis(status="error",
                             error=one_line(f"internal error: {type(exc).__name__}: {exc}"))
-
-
-def _scan_pool(
-    todo: list[tuple[TakeRef, _Facts]],
-    config: Config,
-    jobs: int,
-    save: Callable[[TakeRef, _Facts, TakeAnalysis], None],
-    progress: ScanProgress,
-) -> None:
-    ctx = multiprocessing.get_context("forkserver")
-    frames_queue = ctx.Queue()
-    by_file = {str(ref.file): ref for ref, _ in todo}
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
-                             initargs=(frames_queue,)) as pool:
-        running: dict[Future[TakeAnalysis], tuple[TakeRef, _Facts]] = {}
-        queue = list(todo)
-        try:
-            while queue or running:
-                while queue and len(running) < jobs * 2:
-                    ref, facts = queue.pop(0)
-                    running[pool.submit(_analyse, str(ref.file), config)] = (ref, facts)
-                done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
-                _drain(frames_queue, by_file, progress)
-                for fut in done:
-                    ref, facts = running.pop(fut)
-                    try:
-                        result = fut.result()
-                    except Exception as exc:  # the worker died (killed, out of memory)
-                        result = TakeAnalysis(status="error",
-                                              error=one_line(f"the scanning process died: {exc}"))
-                    save(ref, facts, result)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-
-
-def _drain(queue: Any, by_file: dict[str, TakeRef], progress: ScanProgress) -> None:
-    """Pass the workers' frame counts on to the progress display."""
-    import queue as queue_mod
-
-    while True:
-        try:
-            file, done = queue.get_nowait()
-        except (queue_mod.Empty, OSError, ValueError):
-            return
-        if file in by_file:
-            progress.frames(by_file[file], done)
 
 
 def update_takes(

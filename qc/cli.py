@@ -82,6 +82,23 @@ def _policy_flags(sp: argparse.ArgumentParser) -> None:
                     help="the SQLite store (default: the take's folder's .qc/qc.db)")
     sp.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     sp.add_argument("-v", "--verbose", action="count", default=0, help="say more (twice: debug)")
+    _limit_flags(sp)
+
+
+def _limit_flags(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--take-timeout", type=_seconds, metavar="S",
+                    help="stop a take still being analysed after S seconds and report it as an"
+                         " error (default 1800; 0: no limit)")
+    sp.add_argument("--max-frames", type=_positive_int, metavar="N",
+                    help="a take with more than N frames is an error (default 100000; 0: no"
+                         " limit)")
+
+
+def _limit_overrides(args: argparse.Namespace, overrides: dict[str, dict[str, Any]]) -> None:
+    if getattr(args, "take_timeout", None) is not None:
+        overrides.setdefault("scan", {})["take_timeout_s"] = args.take_timeout
+    if getattr(args, "max_frames", None) is not None:
+        overrides.setdefault("decode", {})["max_frames"] = args.max_frames
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scheduler", metavar="ADDR",
                    help="scan on the Dask cluster of this scheduler (tcp://host:8786); its"
                         " workers must see DIR at the same path")
+    _limit_flags(s)
 
     r = sub.add_parser("report", help="the last scan's report again, from the store")
     r.add_argument("root", metavar="DIR", type=Path, help="the scanned folder")
@@ -152,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the SQLite store (default: DIR/.qc/qc.db)")
     d.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
     d.add_argument("--port", type=_positive_int, default=8501, help="port (default 8501)")
+
+    dr = sub.add_parser("doctor", help="check the installation (decoder, face models, numba"
+                                       " cache, a worker) and a folder's store")
+    dr.add_argument("root", metavar="DIR", type=Path, nargs="?",
+                    help="a scanned folder: its store is checked too")
+    dr.add_argument("--store", metavar="FILE", type=Path,
+                    help="the SQLite store to check (default: DIR/.qc/qc.db)")
 
     b = sub.add_parser("bench", help="benchmarks that print figures")
     bsub = b.add_subparsers(dest="bench", metavar="WHAT", parser_class=_Parser)
@@ -263,6 +288,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         overrides.setdefault("scan", {})["jobs"] = args.jobs
     if args.profile is not None:
         overrides.setdefault("scoring", {})["profile"] = args.profile
+    _limit_overrides(args, overrides)
     # the root is checked before its qc.toml is read, so a missing folder exits 3, not 2
     if args.config is None and not args.root.is_dir():
         from qc.errors import RootError
@@ -315,6 +341,7 @@ def _policy_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         gate["strict"] = True
     if gate:
         overrides["gate"] = gate
+    _limit_overrides(args, overrides)
     return overrides
 
 
@@ -384,6 +411,19 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from qc.doctor import run_checks
+
+    store = args.store or (default_store_path(args.root) if args.root is not None else None)
+    checks = run_checks(store, on_check=lambda c: print(c.line(), flush=True))
+    bad = [c for c in checks if not c.ok]
+    if store is None:
+        print("(no folder given: its store was not checked; qc doctor DIR checks it)")
+    print("all fine" if not bad else f"{len(bad)} problem{'s' if len(bad) > 1 else ''}: see FAIL"
+          " above")
+    return EXIT_OK if not bad else EXIT_FAILURE
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from qc.bench import accuracy, print_accuracy
 
@@ -433,7 +473,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(args)
     commands = {"scan": _cmd_scan, "report": _cmd_report, "gate": _cmd_gate,
-                "watch": _cmd_watch, "dashboard": _cmd_dashboard, "bench": _cmd_bench}
+                "watch": _cmd_watch, "dashboard": _cmd_dashboard, "bench": _cmd_bench,
+                "doctor": _cmd_doctor}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -69,6 +69,12 @@ class DecodeConfig:
     threads: int = field(default=0, metadata=_range(0, 64))
     #: frames decoded ahead of the analysis, in a background thread (0: decode in turn)
     prefetch: int = field(default=8, metadata=_range(0, 256))
+    #: a take with more frames than this is an error, not analysed (0: no limit); a
+    #: pathological take cannot run for ever
+    max_frames: int = field(default=100_000, metadata=_range(0, None))
+    #: a take whose frames have more pixels than this is refused (0: no limit); 8K
+    #: (8192x4352) is the largest accepted by default, so memory stays bounded
+    max_pixels: int = field(default=8192 * 4352, metadata=_range(0, None))
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,12 @@ class ScanConfig:
     jobs: int = field(default=0, metadata=_range(0, 256))
     #: a Dask distributed scheduler (``tcp://host:8786``) to scan the takes on ("": none)
     scheduler: str = ""
+    #: a take still being analysed after this many seconds is stopped and reported as an
+    #: error, and the scan goes on (0: no limit)
+    take_timeout_s: float = field(default=1800.0, metadata=_range(0, None))
+    #: a take's process using more memory than this (MB, resident) is stopped and the
+    #: take reported as an error (0: no limit; Linux only)
+    take_memory_mb: int = field(default=4096, metadata=_range(0, None))
 
     def __post_init__(self) -> None:
         if self.shot_pattern:
@@ -399,6 +411,10 @@ def analysis_key(config: Config) -> str:
     cfg = config.to_dict()
     cfg["decode"].pop("threads")  # how fast, not what is measured
     cfg["decode"].pop("prefetch")
+    # limits decide whether a take is analysed, not what is measured: raising one and
+    # rescanning a take it refused needs --force
+    cfg["decode"].pop("max_frames")
+    cfg["decode"].pop("max_pixels")
     payload = {
         "analysis_version": ANALYSIS_VERSION,
         **{k: cfg[k] for k in ("decode", "flicker", "faces", "morphing", "physics")},

@@ -19,6 +19,7 @@ import numpy as np
 
 from qc.detectors.base import ARTIFACTS, Event
 from qc.errors import QCError, StoreError
+from qc.paths import from_text
 from qc.review import REVIEW_STATES, Review, load_reviews, review_key
 from qc.store import Store, StoredTake, default_store_path
 
@@ -349,11 +350,16 @@ def resolve_inside(root: Path | str, rel: str) -> Path:
     p = Path(rel)
     if p.is_absolute() or ".." in p.parts:
         raise QCError(f"refused: {rel!r} is not a path inside the scanned folder")
-    full = (root_r / p).resolve()
-    if not full.is_relative_to(root_r):
-        raise QCError(f"refused: {rel!r} resolves outside the scanned folder")
-    if not full.is_file():
-        raise QCError(f"{rel!r} is not a file of the scanned folder (moved or deleted?)")
+    try:
+        full = (root_r / p).resolve()
+        if not full.exists() and from_text(rel) != rel:  # a name that is not UTF-8
+            full = (root_r / from_text(rel)).resolve()
+        if not full.is_relative_to(root_r):
+            raise QCError(f"refused: {rel!r} resolves outside the scanned folder")
+        if not full.is_file():
+            raise QCError(f"{rel!r} is not a file of the scanned folder (moved or deleted?)")
+    except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a symlink loop
+        raise QCError(f"refused: {rel!r} is not a path inside the scanned folder") from exc
     return full
 
 

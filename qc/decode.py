@@ -7,6 +7,7 @@ PySceneDetect's video stream does.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
@@ -138,7 +139,11 @@ def read_error(exc: BaseException) -> str:
     if isinstance(exc, PermissionError):
         return "cannot read the file: permission denied"
     if isinstance(exc, FileNotFoundError):
+        if exc.filename and os.path.islink(exc.filename):
+            return "a broken symbolic link: its target does not exist"
         return "the file disappeared before it could be read"
+    if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        return "a symbolic link loop: the link never reaches a file"
     if isinstance(exc, IsADirectoryError):
         return "not a regular file"
     if isinstance(exc, av.error.InvalidDataError):
@@ -198,6 +203,13 @@ class VideoReader:
             )
         self._stream = self._container.streams.video[0]
         cc = self._stream.codec_context
+        try:
+            if cc is None:  # FFmpeg knows no decoder for it (an unknown or mangled codec id)
+                raise DecodeError("no decoder for its video stream (unknown codec)")
+            self._check_pixels(cc.width or 0, cc.height or 0)
+        except DecodeError:
+            self.close()
+            raise
         if self.config.threads:
             cc.thread_count = self.config.threads
         self._stream.thread_type = "AUTO"
@@ -217,6 +229,15 @@ class VideoReader:
                 self._container.close()
             finally:
                 self._container = None
+
+    def _check_pixels(self, width: int, height: int) -> None:
+        """Refuse frames above ``max_pixels`` before the decoder allocates them."""
+        limit = self.config.max_pixels
+        if limit and width * height > limit:
+            raise DecodeError(
+                f"frames of {width}x{height} are larger than the limit of {limit} pixels"
+                " (decode.max_pixels)"
+            )
 
     # -- decoding --------------------------------------------------------------------
     def _declared_duration_s(self) -> float | None:
@@ -277,6 +298,7 @@ class VideoReader:
         width = height = 0
         try:
             for src in self._packets():
+                self._check_pixels(src.width, src.height)  # the size can change mid-take
                 if size is None:
                     rotation = int(round(getattr(src, "rotation", 0) or 0))
                     sar = self._stream.sample_aspect_ratio
@@ -295,6 +317,11 @@ class VideoReader:
                     continue  # sampling, or a timestamp that runs backwards
                 if cfg.max_duration_s and t_s > cfg.max_duration_s:
                     break
+                if cfg.max_frames and n >= cfg.max_frames:
+                    raise DecodeError(
+                        f"too long: more than {cfg.max_frames} frames (decode.max_frames;"
+                        " raise it, or sample with decode.max_fps)"
+                    )
                 last_kept = t_s
                 rgb = src.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
                 frame = Frame(
@@ -315,7 +342,9 @@ class VideoReader:
             if prev is not None and self.release_sources:
                 prev.release()
         if n == 0:
-            raise DecodeError(self.demux_error or "no decodable video frames")
+            declared = self._declared_duration_s()
+            raise DecodeError(self.demux_error or "no decodable video frames" + (
+                f": truncated or corrupt (it declares {declared:.2f} s)" if declared else ""))
         if self.bad_packets > max(2, n // 100):
             raise DecodeError(
                 f"corrupt: {self.bad_packets} undecodable packets ({n} frames decoded)"

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from qc.batch import TakeRef, find_takes, shot_of, update_takes
+from qc.paths import as_text
 from qc.config import Config, load_config
 from qc.detectors.base import ARTIFACTS, Event
 from qc.errors import ConfigError, StoreError
@@ -374,17 +375,18 @@ class _Target:
 
 def _expand(path: Path, config_of: Callable[[Path], Config]) -> list[_Target]:
     """The takes a command-line path names: a file, or every take under a folder."""
-    display = path.as_posix()
+    display = as_text(path.as_posix())  # names that are not UTF-8 are shown escaped
     if path.is_dir():
         config = config_of(path)
-        return [_Target(path, ref, (path / ref.path).as_posix() if display != "." else ref.path)
+        return [_Target(path, ref, as_text((path / ref.path).as_posix()) if display != "."
+                        else ref.path)
                 for ref in find_takes(path, config)]
     root = path.parent
     rel = Path(path.name)
     shot = "-"
     if root.is_dir():
         shot = shot_of(rel, root.resolve().name or "root", config_of(root).scan.shot_pattern)
-    return [_Target(root, TakeRef(path, rel.as_posix(), shot), display)]
+    return [_Target(root, TakeRef(path, as_text(rel.as_posix()), as_text(shot)), display)]
 
 
 def gate_paths(

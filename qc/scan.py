@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from qc.errors import DecodeError
 from qc.motion import Motion, shrink
 from qc.prefetch import Prefetch
 
-__all__ = ["TakeAnalysis", "analyse_take", "suppress_echoes"]
+__all__ = ["TakeAnalysis", "analyse_take", "suppress_echoes", "timeout_reason"]
 
 log = logging.getLogger("qc")
 
@@ -49,6 +50,13 @@ class TakeAnalysis:
     def times_s(self) -> np.ndarray:
         """The time of each analysed frame."""
         return self.signals.get("t_s", np.zeros(0, np.float32))
+
+
+def timeout_reason(limit_s: float, frames: int | None = None) -> str:
+    """The one-line reason of a take stopped by the time limit."""
+    done = f" after {frames} frames" if frames else ""
+    return (f"stopped: not finished within the time limit of {limit_s:g} s{done}"
+            " (--take-timeout, scan.take_timeout_s)")
 
 
 #: flicker events whose frame-wide change of light leaves a residual spike behind
@@ -116,6 +124,8 @@ def analyse_take(
     timings = {"decode": 0.0, "motion": 0.0, **{d.name: 0.0 for d in detectors}}
     times: list[float] = []
     t_start = time.perf_counter()
+    limit_s = config.scan.take_timeout_s
+    deadline = time.monotonic() + limit_s if limit_s else math.inf
     try:
         with VideoReader(path, config.decode) as reader:
             depth = config.decode.prefetch
@@ -143,6 +153,9 @@ def analyse_take(
                         frame.release()
                     if progress is not None and frame.idx % 16 == 15:
                         progress(frame.idx + 1)
+                    if time.monotonic() > deadline:
+                        return TakeAnalysis(status="error",
+                                            error=timeout_reason(limit_s, frame.idx + 1))
                     t_mark = time.perf_counter()
             media = reader.info
     except DecodeError as exc:

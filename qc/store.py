@@ -92,6 +92,8 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+#: how long a writer waits for another (a scan, the dashboard) before giving up
+BUSY_TIMEOUT_S = 60.0
 
 
 def default_store_path(root: Path) -> Path:
@@ -147,13 +149,17 @@ class Store:
                 if not self.path.is_file():
                     raise StoreError(f"no scan found: {self.path} does not exist (run qc scan)")
                 uri = f"file:{self.path}?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, timeout=30)
+                self._db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S,
+                                           isolation_level=None)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(str(self.path), timeout=30)
+                # autocommit: reads never hold a transaction open, and every write is an
+                # explicit BEGIN IMMEDIATE ... COMMIT (see _tx)
+                self._db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S,
+                                           isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("PRAGMA busy_timeout = 30000")
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if not readonly:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
@@ -161,9 +167,19 @@ class Store:
             else:
                 self._check_version()
         except sqlite3.Error as exc:
+            self._close_quietly()
             raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
         except OSError as exc:
+            self._close_quietly()
             raise StoreError(f"cannot create the store {self.path}: {exc}") from exc
+        except StoreError:
+            self._close_quietly()
+            raise
+
+    def _close_quietly(self) -> None:
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
 
     # -- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> Store:
@@ -189,20 +205,45 @@ class Store:
             raise StoreError(f"the store {self.path} needs a migration: run qc scan first")
 
     def _migrate(self) -> None:
-        v = self._version()
-        if v > SCHEMA_VERSION:
-            raise StoreError(
-                f"the store {self.path} was written by a newer qc (schema {v} > {SCHEMA_VERSION})"
-            )
-        for i in range(v, SCHEMA_VERSION):
-            with self._db:
-                self._db.executescript("BEGIN;" + _MIGRATIONS[i] + f"PRAGMA user_version = {i + 1};")
+        if self._version() == SCHEMA_VERSION:
+            return
+        # the version is read again under the write lock: two scans opening a new store
+        # at once must not both create its tables
+        with self._tx() as db:
+            v = self._version()
+            if v > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store {self.path} was written by a newer qc"
+                    f" (schema {v} > {SCHEMA_VERSION})"
+                )
+            for i in range(v, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[i].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {i + 1}")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction; it takes the write lock at once (``BEGIN
+        IMMEDIATE``), waiting up to the busy timeout for another writer (a scan, the
+        dashboard saving a review) instead of failing half-way."""
+        db = self._db
         try:
-            with self._db:
-                yield self._db
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"store write failed ({self.path}): {exc}") from exc
+        try:
+            yield db
+        except BaseException as exc:
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:  # pragma: no cover - the transaction is already gone
+                pass
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"store write failed ({self.path}): {exc}") from exc
+            raise
+        try:
+            db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StoreError(f"store write failed ({self.path}): {exc}") from exc
 
@@ -416,4 +457,15 @@ class Store:
 
     def integrity_ok(self) -> bool:
         """Whether SQLite's integrity check passes."""
-        return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return not self.integrity_problems()
+
+    def integrity_problems(self, limit: int = 5) -> list[str]:
+        """What SQLite's integrity check finds wrong (at most ``limit`` lines; none: fine)."""
+        try:
+            rows = self._db.execute(f"PRAGMA integrity_check({int(limit)})").fetchall()
+        except sqlite3.Error as exc:
+            return [str(exc)]
+        lines = [line.strip() for r in rows for line in str(r[0]).splitlines()]
+        if lines == ["ok"]:
+            return []
+        return [line for line in lines if line and not line.startswith("***")] or lines

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import jsonschema
@@ -210,48 +205,6 @@ def test_a_take_that_disappears_mid_scan(take_folder: Path, monkeypatch):
         t = s.get("shotB/cut.mp4")
         assert t.status == "error" and "disappeared" in t.error
         assert s.get("shotA/clean.mp4").status == "ok"
-
-
-def _takes_in(db: Path) -> int:
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            return con.execute("SELECT count(*) FROM takes").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
-
-
-def test_killed_scan_resumes_with_the_same_result(tmp_path: Path):
-    root = tmp_path / "many"
-    root.mkdir()
-    for i in range(6):
-        write_video(root / f"take{i}.mp4", moving_square(96, width=192, height=108, seed=i))
-    reference = tmp_path / "reference" / "many"
-    shutil.copytree(root, reference)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "qc", "scan", str(root), "-j", "1", "-q"]
-    log = open(tmp_path / "stderr.txt", "wb")
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    db = root / ".qc" / "qc.db"
-    deadline = time.monotonic() + 300
-    while _takes_in(db) < 2 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    proc.kill()
-    proc.wait()
-    log.close()
-    done_before = _takes_in(db)
-    assert 0 < done_before < 6, (tmp_path / "stderr.txt").read_text()
-    con = sqlite3.connect(db)
-    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    con.close()
-    resumed = scan_folder(root, Config.from_dict({"scan": {"jobs": 1}}))
-    assert resumed.skipped == done_before and resumed.scanned == 6 - done_before
-    a = _scan(root)
-    b = _scan(reference)
-    for ta, tb in zip(a["takes"], b["takes"]):
-        assert ta == tb
 
 
 def test_corrupt_bytes_in_the_middle_never_crash_the_scan(tmp_path: Path):
