@@ -334,12 +334,20 @@ def _scan_supervised(
 
 
 def _analyse_in_process(ref: TakeRef, config: Config, progress: ScanProgress) -> TakeAnalysis:
-    try:
-        return analyse_take(ref.file, config, progress=lambda n: progress.frames(ref, n))
-    except Exception as exc:  # a bug must cost one take, never the scan
-        log.debug("%s: unexpected error", ref.path, exc_info=True)
-        return TakeAnalysis(status="error",
-                            error=one_line(f"internal error: {type(exc).__name__}: {exc}"))
+    """One take, now, in a supervised worker process (the gate's and the watcher's way).
+
+    As in a scan: a take that crashes its decoder, or overruns the time or memory limit,
+    comes back as an error take; the caller (``qc gate``, ``qc watch``) goes on.
+    """
+    from qc.workers import Limits, run_jobs
+
+    out: list[TakeAnalysis] = []
+    limits = Limits(timeout_s=config.scan.take_timeout_s, memory_mb=config.scan.take_memory_mb)
+    run_jobs([(ref, (str(ref.file), config))], _analyse_job, workers=1, limits=limits,
+             on_done=lambda _ref, result: out.append(result),
+             on_failed=lambda _ref, reason: out.append(TakeAnalysis(status="error", error=reason)),
+             on_frames=progress.frames)
+    return out[0]
 
 
 def update_takes(
@@ -353,8 +361,8 @@ def update_takes(
 
     The gate's counterpart of :func:`scan_folder`: the same incremental plan (size and
     mtime, then content hash, with the analysis configuration), so an unchanged take
-    costs a ``stat`` and a lookup; the takes that need it are analysed in this process,
-    one after the other.  Takes not in ``refs`` are never forgotten or moved; they are
+    costs a ``stat`` and a lookup; the takes that need it are analysed one after the
+    other, each in a supervised worker process.  Takes not in ``refs`` are never forgotten or moved; they are
     re-ranked when something new was stored.
 
     Parameters

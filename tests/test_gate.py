@@ -144,13 +144,13 @@ def test_answered_from_the_store_without_decoding(takes: Path, monkeypatch):
     assert (takes / ".qc" / "qc.db").is_file()  # the take's folder's store
 
     calls: list[str] = []
-    real = qc.batch.analyse_take
+    real = qc.batch._analyse_in_process  # the analysis runs in a worker: count its requests
 
-    def counting(path, config, **kw):
-        calls.append(str(path))
-        return real(path, config, **kw)
+    def counting(ref, config, progress):
+        calls.append(str(ref.file))
+        return real(ref, config, progress)
 
-    monkeypatch.setattr(qc.batch, "analyse_take", counting)
+    monkeypatch.setattr(qc.batch, "_analyse_in_process", counting)
     again = gate_paths([flash])
     assert calls == [] and again[0].from_store
     assert again[0].entry == first[0].entry

@@ -125,3 +125,20 @@ def test_take_timeout_and_max_frames_flags(take_folder: Path):
     print("\nqc scan with limit flags (24-frame takes):")
     for flags, p, err in rows:
         print(f"  {flags:26} {p:16} {err}")
+
+
+def test_the_gate_survives_a_segfault(tmp_path: Path, monkeypatch):
+    """qc gate (and so qc watch) analyses in a supervised worker too: a crashing take
+    is that take's error and the command answers."""
+    import qc.batch
+    from qc.cli import main
+
+    root = tmp_path / "takes"
+    root.mkdir()
+    for name in ("a.mp4", "b_segv.mp4"):
+        write_video(root / name, moving_square(24, seed=len(name)))
+    monkeypatch.setattr(qc.batch, "_analyse_job", crash_some)
+    rcs = {name: main(["gate", str(root / name), "--json"]) for name in ("a.mp4", "b_segv.mp4")}
+    print(f"\nqc gate exit codes: {rcs}")
+    assert rcs["a.mp4"] == 0
+    assert rcs["b_segv.mp4"] == 3  # unreadable: neither pass nor fail
