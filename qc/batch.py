@@ -392,6 +392,9 @@ def update_takes(
             result = TakeAnalysis(status="error", error=facts.error)
         else:
             result = _analyse_in_process(ref, config, ScanProgress())
+            changed = _changed_since(ref, facts)  # as in a scan: never a stale hash
+            if changed is not None:
+                result = TakeAnalysis(status="error", error=changed)
         if result.status == "error":
             log.info("%s: %s", ref.path, result.error)
         store.save_take(

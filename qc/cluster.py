@@ -57,10 +57,15 @@ def scan_on_cluster(
     except (OSError, TimeoutError, ValueError) as exc:
         raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler}: "
                              f"{one_line(exc) or type(exc).__name__}") from exc
+    futures: dict[Any, tuple[TakeRef, _Facts]] = {}
     try:
+        try:  # a scheduler with no workers would take the tasks and never run them
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise SchedulerError(f"the Dask scheduler at {scheduler} has no workers "
+                                 f"(waited {CONNECT_TIMEOUT_S} s)") from exc
         log.info("scanning %d takes on %s (%d workers)", len(todo), scheduler,
                  len(client.scheduler_info().get("workers", {})))
-        futures: dict[Any, tuple[TakeRef, _Facts]] = {}
         for ref, facts in todo:
             # the key names the take on the cluster's dashboard; unique, so never reused
             fut = client.submit(_analyse, str(ref.file.resolve()), config, pure=False,

@@ -116,13 +116,12 @@ class _Worker:
         self.proc.join(5)
         self.conn.close()
 
-    def stop(self) -> None:
+    def ask_to_stop(self) -> None:
+        """Ask an idle worker to exit (a busy one is killed by :meth:`kill`)."""
         try:
             self.conn.send(None)
         except OSError:
             pass
-        self.proc.join(2)
-        self.kill()
 
 
 def _death(exitcode: int | None) -> str:
@@ -184,10 +183,18 @@ def run_jobs(
     next_id = 0
     try:
         while True:
-            for w in pool:
+            for i, w in enumerate(pool):
                 if w.job is None and queue:
                     key, args = queue.popleft()
-                    w.give(next_id, key, args)
+                    if not w.proc.is_alive():  # died while idle (the OOM killer likes those)
+                        w.kill()
+                        pool[i] = w = _Worker(ctx, fn)
+                    try:
+                        w.give(next_id, key, args)
+                    except OSError:  # died between the check and the send: a fresh one
+                        w.kill()
+                        pool[i] = w = _Worker(ctx, fn)
+                        w.give(next_id, key, args)
                     next_id += 1
             busy = [w for w in pool if w.job is not None]
             if not busy:
@@ -206,8 +213,12 @@ def run_jobs(
                     pool[i] = _Worker(ctx, fn)
                     on_failed(key, failure)
     finally:
+        for w in pool:  # all told at once: an interrupted -j 8 does not wait 8 times
+            w.ask_to_stop()
+        deadline = time.monotonic() + 2.0
         for w in pool:
-            w.stop()
+            w.proc.join(max(0.0, deadline - time.monotonic()))
+            w.kill()
 
 
 def _collect(w: _Worker, on_done: Callable[[Any, Any], None],

@@ -37,7 +37,8 @@ def _takes(report_file: Path) -> list[dict]:
 def cluster():
     """Two worker processes, one thread each, on this machine."""
     distributed = pytest.importorskip("distributed")
-    faulthandler.dump_traceback_later(TIMEOUT_S + 60, exit=True)  # never hang the suite
+    # never hang the suite (the bound covers every subprocess of the module, one after another)
+    faulthandler.dump_traceback_later(4 * TIMEOUT_S + 60, exit=True)
     try:
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                       dashboard_address=None, silence_logs=50) as c:
@@ -101,3 +102,20 @@ def test_a_local_scan_starts_nothing_of_dask(tmp_path: Path):
                        timeout=TIMEOUT_S)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_a_scheduler_without_workers_is_a_one_line_error(tmp_path: Path):
+    distributed = pytest.importorskip("distributed")
+    take = tmp_path / "takes"
+    take.mkdir()
+    (take / "a.mp4").write_bytes((FIXTURES / "clean" / "clean_0.mp4").read_bytes())
+    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=None,
+                                  silence_logs=50) as empty:
+        r = subprocess.run([sys.executable, "-c",
+                            "import qc.cluster as c; c.CONNECT_TIMEOUT_S = 2; "
+                            "from qc.cli import main; "
+                            f"raise SystemExit(main(['scan', {str(take)!r}, '--scheduler', "
+                            f"{empty.scheduler_address!r}, '-q']))"],
+                           capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert r.returncode == 1, r.stderr
+    assert "has no workers" in r.stderr and "Traceback" not in r.stderr

@@ -38,14 +38,13 @@ def test_leaving_early_stops_the_thread_and_closes_the_source():
         finally:
             closed.set()
 
-    before = threading.active_count()
-    with Prefetch(source(), depth=2) as items:
+    prefetch = Prefetch(source(), depth=2)
+    with prefetch as items:
         for x in items:
             if x == 3:
                 break
     assert closed.wait(5)
-    time.sleep(0.05)
-    assert threading.active_count() == before
+    assert not prefetch._thread.is_alive()  # stopped and joined by the context's exit
 
 
 def test_the_source_runs_at_most_depth_items_ahead():

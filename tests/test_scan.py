@@ -38,3 +38,17 @@ def test_timings_split_decoding_motion_and_each_detector(analysed):
     assert all(v >= 0 for v in analysis.timings_s.values())
     parts = sum(v for k, v in analysis.timings_s.items() if k != "total")
     assert parts <= analysis.timings_s["total"] * 1.05
+
+
+def test_a_take_past_its_time_limit_stops_in_the_analysis_itself():
+    """The deadline is checked after every frame, in the process that analyses (the
+    supervisor's kill is only the backstop), and the decode thread is stopped."""
+    import threading
+
+    rel = next(r for r, t in TRUTH.items() if t["kind"] == "clean")
+    config = Config().replace("scan", take_timeout_s=1e-6)
+    assert config.decode.prefetch > 0
+    result = analyse_take(FIXTURES / rel, config)
+    assert result.status == "error"
+    assert "time limit of 1e-06 s after 1 frames" in result.error
+    assert not [t for t in threading.enumerate() if t.name == "qc-decode"]

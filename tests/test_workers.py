@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -33,10 +34,12 @@ def misbehave(kind: str, *, progress) -> str:
         progress(16)
         time.sleep(3600)
     if kind == "memory":
-        hog = []
-        while True:  # 64 MB more every 20 ms, until the supervisor stops it
-            hog.append(np.ones(8 * 2**20))
-            time.sleep(0.02)
+        hog = [np.ones(8 * 2**20) for _ in range(12)]  # 768 MB, then wait to be stopped
+        time.sleep(3600)
+        return str(len(hog))  # pragma: no cover
+    if kind == "die_idle":  # finishes its job, then dies while idle
+        threading.Timer(0.2, os._exit, args=(9,)).start()
+        return "done, dying"
     if kind == "exit":
         os._exit(3)
     raise AssertionError(kind)  # pragma: no cover
@@ -63,6 +66,18 @@ def test_each_bad_job_fails_alone_and_the_rest_finish():
     assert "exited unexpectedly (status 3)" in failed["exit"]
     assert frames["ok1"] == 1
     assert took < 30
+
+
+def test_a_worker_that_dies_while_idle_is_replaced():
+    done: dict[str, str] = {}
+
+    def slow_done(key, value):  # the worker dies while the parent handles its result
+        done[key] = value
+        time.sleep(1.0)
+
+    run_jobs([("a", ("die_idle",)), ("b", ("ok_b",))], misbehave, workers=1, limits=Limits(),
+             on_done=slow_done, on_failed=lambda k, r: done.__setitem__(k, f"FAILED {r}"))
+    assert done["a"] == "done, dying" and done["b"].startswith("ok_b done"), done
 
 
 def test_no_job_no_worker():

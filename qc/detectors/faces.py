@@ -203,7 +203,7 @@ class FacesDetector(Detector):
         # new faces, in the whole frame at a reduced size; a tracked face missing from its
         # window is looked for in the whole frame at the full size before it counts as gone
         if search or lost:
-            size = img.shape[1] if lost else cfg.search_size_px
+            size = max(img.shape[:2]) if lost else cfg.search_size_px  # the longer side
             for box in _detect_whole(detector, frame, img.shape[1], size):
                 if all(_iou(box, b) <= 0.3 for b in boxes):
                     boxes.append(box)

@@ -70,8 +70,8 @@ class PhysicsDetector(Detector):
       for a few frames than around them;
     * a **reversal**: the fastest thing turns back within a frame while moving fast, in a
       way a bounce off the ground does not explain;
-    * a **freeze**: a stretch of identical frames where the take otherwise moves (the
-      motion stops dead and resumes; a person holding still is quiet around it too).
+    * a **freeze**: a stretch of identical frames far stiller than the motion just before
+      or just after it (a person holding still is quiet around it too).
     """
 
     name: ClassVar[str] = "physics"
