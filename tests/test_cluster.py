@@ -41,7 +41,7 @@ def cluster():
     faulthandler.dump_traceback_later(4 * TIMEOUT_S + 60, exit=True)
     try:
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=None, silence_logs=50) as c:
+                                      dashboard_address=":0", silence_logs=50) as c:
             yield c
     finally:
         faulthandler.cancel_dump_traceback_later()
@@ -109,7 +109,7 @@ def test_a_scheduler_without_workers_is_a_one_line_error(tmp_path: Path):
     take = tmp_path / "takes"
     take.mkdir()
     (take / "a.mp4").write_bytes((FIXTURES / "clean" / "clean_0.mp4").read_bytes())
-    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=":0",
                                   silence_logs=50) as empty:
         r = subprocess.run([sys.executable, "-c",
                             "import qc.cluster as c; c.CONNECT_TIMEOUT_S = 2; "
