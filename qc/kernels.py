@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["warp_residual_blocks", "flow_statistics", "warm_up"]
+__all__ = ["warp_residual_blocks", "flow_median", "warm_up"]
 
 
 @njit(cache=True, nogil=True)
@@ -181,68 +181,42 @@ def _median(buf):
 
 
 @njit(cache=True, nogil=True)
-def _flow_statistics(flow, q):
+def _flow_median(flow):
     n = flow.shape[0] * flow.shape[1]
     f = flow.reshape(n, 2)
     fx = np.empty(n, np.float32)
     fy = np.empty(n, np.float32)
-    mag = np.empty(n, np.float32)
     for i in range(n):
         fx[i] = f[i, 0]
         fy[i] = f[i, 1]
-        mag[i] = np.hypot(f[i, 0], f[i, 1])
-    med_mag = _median(mag)
-    # the medians reorder their buffers: the residual speeds are taken from ``f``
-    med_x = _median(fx)
-    med_y = _median(fy)
-    for i in range(n):
-        mag[i] = np.hypot(f[i, 0] - med_x, f[i, 1] - med_y)
-    # linear interpolation between order statistics, as np.percentile does
-    pos = q * (n - 1)
-    i0 = int(math.floor(pos))
-    a, b = _select_pair(mag, i0)
-    return med_x, med_y, med_mag, float(a) + (float(b) - float(a)) * (pos - i0)
+    return _median(fx), _median(fy)
 
 
-def flow_statistics(flow: np.ndarray, *, q: float = 0.99) -> tuple[np.ndarray, float, float]:
-    """The camera's motion and the fastest motion relative to it, from a dense flow.
+def flow_median(flow: np.ndarray) -> np.ndarray:
+    """The median flow vector of a dense flow field: the camera's motion.
 
-    Equal, up to float32 rounding, to::
-
-        f = flow.reshape(-1, 2)
-        med = np.median(f, axis=0)
-        mag = np.median(np.hypot(f[:, 0], f[:, 1]))
-        fast = np.percentile(np.hypot(*(f - med).T), 100 * q)
+    Equal to ``np.median(flow.reshape(-1, 2), axis=0)`` (in float32), by quickselect.
 
     Parameters
     ----------
     flow : ndarray of float32, shape (H, W, 2)
         A dense flow field (dx, dy) in pixels; not modified.
-    q : float
-        The quantile of the camera-relative speed that counts as the fastest motion.
 
     Returns
     -------
-    median : ndarray of float32, shape (2,)
-        The median flow vector (the camera's motion).
-    median_speed : float
-        The median flow magnitude.
-    fast : float
-        The ``q`` quantile of the flow magnitude with the median vector removed.
+    ndarray of float32, shape (2,)
+        The median of dx and of dy.
 
     Examples
     --------
     >>> f = np.zeros((4, 4, 2), np.float32); f[..., 0] = 2.0; f[0, 0] = (5.0, 4.0)
-    >>> med, speed, fast = flow_statistics(f)
-    >>> med.tolist(), speed, round(fast, 3)
-    ([2.0, 0.0], 2.0, 4.25)
+    >>> flow_median(f).tolist()
+    [2.0, 0.0]
     """
     if flow.ndim != 3 or flow.shape[2] != 2 or flow.shape[0] * flow.shape[1] == 0:
         raise ValueError(f"flow must have shape (H, W, 2) with H, W > 0, got {flow.shape}")
-    if not 0.0 <= q <= 1.0:
-        raise ValueError(f"q must be within [0, 1], got {q}")
-    mx, my, speed, fast = _flow_statistics(np.ascontiguousarray(flow, dtype=np.float32), float(q))
-    return np.array([mx, my], np.float32), float(speed), float(fast)
+    mx, my = _flow_median(np.ascontiguousarray(flow, dtype=np.float32))
+    return np.array([mx, my], np.float32)
 
 
 def warm_up() -> None:
@@ -250,4 +224,4 @@ def warm_up() -> None:
     a = np.zeros((8, 8), np.float32)
     z = np.zeros((8, 8, 2), np.float32)
     warp_residual_blocks(a, a, z, z, grid=2)
-    flow_statistics(z)
+    flow_median(z)

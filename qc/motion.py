@@ -15,7 +15,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
-from qc.kernels import flow_statistics, warp_residual_blocks
+from qc.kernels import flow_median, warp_residual_blocks
 
 __all__ = ["Motion", "MOTION_GRID", "MOTION_SIZE_PX", "shrink"]
 
@@ -115,30 +115,15 @@ class Motion:
 
     @cached_property
     @_timed
-    def _flow_stats(self) -> tuple[np.ndarray, float, float]:
-        return flow_statistics(self.flow_fwd, q=0.99)
-
-    @property
-    def global_motion(self) -> tuple[np.ndarray, float]:
-        """The camera's motion ``(median flow vector (dx, dy), median magnitude)``."""
-        med, mag, _ = self._flow_stats
-        return med, mag
-
-    @property
-    def foreground_speed(self) -> float:
-        """How fast the fastest thing in the frame moves relative to the camera.
-
-        The 99th percentile of the flow magnitude after the camera's median motion is
-        removed, in pixels per frame at the flow size.
-        """
-        return self._flow_stats[2]
+    def camera(self) -> np.ndarray:
+        """The camera's motion: the median flow vector ``(dx, dy)``, float32 pixels."""
+        return flow_median(self.flow_fwd)
 
     @cached_property
     @_timed
     def block_flow(self) -> np.ndarray:
         """Mean flow per block with the camera's motion removed, (grid, grid, 2)."""
-        med, _ = self.global_motion
-        return cv2.resize(self.flow_fwd - med.astype(np.float32), (MOTION_GRID, MOTION_GRID),
+        return cv2.resize(self.flow_fwd - self.camera, (MOTION_GRID, MOTION_GRID),
                           interpolation=cv2.INTER_AREA)
 
     @cached_property

@@ -245,7 +245,7 @@ class FacesDetector(Detector):
         flow = motion.flow_fwd
         h, w = flow.shape[:2]
         sx = w / self._face_width
-        camera, _ = motion.global_motion
+        camera = motion.camera
         for tr in self._tracks:
             if idx - tr.last_idx > 2 * self.config.detect_every:
                 continue

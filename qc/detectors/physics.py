@@ -99,7 +99,7 @@ class PhysicsDetector(Detector):
             return
         _, absd, valid = motion.residual
         k = 256.0 / motion.scale_px  # pixels at a 256-px short side
-        camera, _ = motion.global_motion
+        camera = motion.camera
         self._blocks.append(absd.astype(np.float32).ravel())
         self._vel.append((motion.block_flow.reshape(-1, 2) * k).astype(np.float32))
         self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast,
