@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -161,7 +162,7 @@ class Store:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if not readonly:
-                self._db.execute("PRAGMA journal_mode = WAL")
+                self._enable_wal()
                 self._db.execute("PRAGMA synchronous = NORMAL")
                 self._migrate()
             else:
@@ -175,6 +176,20 @@ class Store:
         except StoreError:
             self._close_quietly()
             raise
+
+    def _enable_wal(self) -> None:
+        """Switch to WAL.  On a brand-new file SQLite may answer "database is locked" at
+        once, without waiting (the busy handler does not cover a journal-mode change
+        racing another connection creating the file): retry until the busy timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _close_quietly(self) -> None:
         db = getattr(self, "_db", None)
