@@ -241,15 +241,7 @@ def scan_folder(
                 progress.take_done(ref, None)
 
         def save(ref: TakeRef, facts: _Facts, result: TakeAnalysis) -> None:
-            changed = _changed_since(ref, facts)
-            if changed is not None:
-                result = TakeAnalysis(status="error", error=changed)
-            store.save_take(
-                path=ref.path, shot=ref.shot, content_hash=facts.hash, size=facts.size,
-                mtime_ns=facts.mtime_ns, analysis_key=key, status=result.status, error=result.error,
-                media=result.media.to_dict() if result.media else None,
-                events=result.events, signals=result.signals, run_id=run_id,
-            )
+            result = _store_result(store, ref, facts, result, key=key, run_id=run_id)
             summary.scanned += 1
             summary.errors += result.status == "error"
             progress.take_done(ref, result)
@@ -271,6 +263,22 @@ def scan_folder(
         return summary
     finally:
         store.close()
+
+
+def _store_result(store: Store, ref: TakeRef, facts: _Facts, result: TakeAnalysis, *,
+                  key: str, run_id: int | None) -> TakeAnalysis:
+    """Store one take's result under the content it was planned with; return what was
+    stored (an error instead when the file changed while it was analysed)."""
+    changed = _changed_since(ref, facts)
+    if changed is not None:
+        result = TakeAnalysis(status="error", error=changed)
+    store.save_take(
+        path=ref.path, shot=ref.shot, content_hash=facts.hash, size=facts.size,
+        mtime_ns=facts.mtime_ns, analysis_key=key, status=result.status, error=result.error,
+        media=result.media.to_dict() if result.media else None,
+        events=result.events, signals=result.signals, run_id=run_id,
+    )
+    return result
 
 
 def _changed_since(ref: TakeRef, facts: _Facts) -> str | None:
@@ -392,17 +400,9 @@ def update_takes(
             result = TakeAnalysis(status="error", error=facts.error)
         else:
             result = _analyse_in_process(ref, config, ScanProgress())
-            changed = _changed_since(ref, facts)  # as in a scan: never a stale hash
-            if changed is not None:
-                result = TakeAnalysis(status="error", error=changed)
+        result = _store_result(store, ref, facts, result, key=key, run_id=None)
         if result.status == "error":
             log.info("%s: %s", ref.path, result.error)
-        store.save_take(
-            path=ref.path, shot=ref.shot, content_hash=facts.hash, size=facts.size,
-            mtime_ns=facts.mtime_ns, analysis_key=key, status=result.status, error=result.error,
-            media=result.media.to_dict() if result.media else None,
-            events=result.events, signals=result.signals, run_id=None,
-        )
     # new rows (analysed, or copied from a take with the same content) have no score yet
     if pending or any((t := store.get(r.path)) is not None and t.verdict is None for r in refs):
         rescore(store, config)
