@@ -86,8 +86,6 @@ class FlickerConfig:
     z_threshold: float = field(default=6.0, metadata=_range(1, 100))
     #: residual (in 8-bit luma levels) that is visible whatever the take's noise
     min_luma_levels: float = field(default=3.0, metadata=_range(0, 255))
-    #: grid of blocks over which regional flicker is measured (n x n)
-    grid: int = field(default=6, metadata=_range(1, 32))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import numpy as np
 from qc.detectors.base import Event
 
 __all__ = [
-    "robust_z", "runs", "mad", "lower_mad", "fps_of", "frames_in", "rolling_median",
+    "robust_z", "runs", "mad", "lower_mad", "fps_of", "frames_in",
     "severity_from_ratio", "events_from_score", "quiet_nan",
 ]
 
@@ -63,25 +63,6 @@ def runs(mask: np.ndarray, *, max_gap: int = 0) -> list[tuple[int, int]]:
             start = i
         prev = i
     out.append((start, prev))
-    return out
-
-
-def rolling_median(x: np.ndarray, *, radius: int) -> np.ndarray:
-    """Centred running median over ``2 * radius + 1`` values, ignoring NaN (edges shrink).
-
-    Examples
-    --------
-    >>> rolling_median(np.array([1.0, 9.0, 1.0, 1.0]), radius=1).tolist()
-    [5.0, 1.0, 1.0, 1.0]
-    """
-    x = np.asarray(x, dtype=np.float64)
-    n = x.size
-    out = np.full(n, np.nan)
-    for i in range(n):
-        win = x[max(0, i - radius): i + radius + 1]
-        win = win[np.isfinite(win)]
-        if win.size:
-            out[i] = np.median(win)
     return out
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from qc.detectors.base import Event
-from qc.signals import events_from_score, fps_of, lower_mad, mad, robust_z, rolling_median, runs, severity_from_ratio
+from qc.signals import events_from_score, fps_of, lower_mad, mad, robust_z, runs, severity_from_ratio
 
 
 def test_robust_z_ignores_outliers_and_nan():
@@ -20,11 +20,6 @@ def test_runs_joins_small_gaps():
     assert runs(m) == [(0, 1), (3, 3), (7, 7)]
     assert runs(m, max_gap=1) == [(0, 3), (7, 7)]
     assert runs(np.zeros(4, bool)) == []
-
-
-def test_rolling_median_edges_and_nan():
-    out = rolling_median(np.array([np.nan, 1.0, 5.0, 1.0]), radius=1)
-    assert out.tolist() == [1.0, 3.0, 1.0, 3.0]
 
 
 def test_severity_is_monotonic_and_bounded():
