@@ -18,6 +18,19 @@ import pytest
 SHARED_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "clips"
 
 
+def stored_report(root: Path, config=None, *, root_label: str | None = None) -> dict:
+    """The report of the last scan of ``root`` (its default store), validated."""
+    from qc.config import Config
+    from qc.report import build_report, validate_report
+    from qc.store import Store, default_store_path
+
+    with Store(default_store_path(root), readonly=True) as store:
+        report = build_report(store, root=root_label or str(root),
+                              config=(config or Config()).to_dict())
+    validate_report(report)
+    return report
+
+
 def moving_square(n: int = 24, *, width: int = 128, height: int = 72, seed: int = 0) -> np.ndarray:
     """``n`` RGB frames: a bright textured square gliding right over a textured background.
 

@@ -21,12 +21,12 @@ import jsonschema
 import numpy as np
 import pytest
 
-from conftest import moving_square, write_audio_only, write_video
+from conftest import moving_square, stored_report, write_audio_only, write_video
 from odd_media import eight_k, encode, header_only, with_alpha
 from qc.batch import ScanProgress, scan_folder
 from qc.config import Config
 from qc.dashboard import resolve_inside
-from qc.report import build_report, report_schema
+from qc.report import report_schema
 from qc.store import Store, default_store_path
 
 SHARED_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "report.schema.json"
@@ -38,9 +38,8 @@ def _schema() -> dict:
 
 
 def _report(root: Path, config: Config | None = None) -> dict:
-    with Store(default_store_path(root), readonly=True) as store:
-        report = build_report(store, root=str(root), config=(config or Config()).to_dict())
-    jsonschema.validate(report, _schema())
+    report = stored_report(root, config)
+    jsonschema.validate(report, _schema())  # and the shared schema itself, where present
     return report
 
 

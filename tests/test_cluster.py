@@ -75,6 +75,13 @@ def test_the_cluster_report_equals_the_local_one(cluster, takes: Path, tmp_path:
     assert r.returncode == 0, r.stderr
     assert _takes(remote) == _takes(local)
     assert len(_takes(remote)) == len(KINDS) + 1
+    # ... and the takes really were tasks on the cluster, not scanned here
+    import distributed
+
+    with distributed.Client(cluster) as client:
+        names = client.run_on_scheduler(
+            lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
+    assert any(n.startswith("qc-scan") for n in names), names
     assert [t["status"] for t in _takes(remote)].count("error") == 1
     assert not (takes / ".qc").exists()  # the stores are where --store put them
 

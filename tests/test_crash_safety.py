@@ -17,10 +17,9 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import flash, hidden_cut, moving_square, write_video
+from conftest import flash, hidden_cut, moving_square, stored_report, write_video
 from qc.batch import scan_folder
 from qc.config import Config
-from qc.report import build_report, validate_report
 from qc.review import load_reviews, review_key, save_review
 from qc.store import Store, default_store_path
 
@@ -45,11 +44,18 @@ def _make_takes(root: Path) -> Path:
 
 
 def _report(root: Path) -> dict:
-    with Store(default_store_path(root), readonly=True) as store:
-        report = build_report(store, root="takes", config=ONE_JOB.to_dict())
-    validate_report(report)
+    report = stored_report(root, ONE_JOB, root_label="takes")
     report.pop("created")
     return report
+
+
+def _pristine_and_reference(tmp_path: Path) -> tuple[Path, dict]:
+    """Generated takes, and the report of one uninterrupted single-job scan of a copy."""
+    pristine = _make_takes(tmp_path / "pristine" / "takes")
+    reference_root = tmp_path / "reference" / "takes"
+    shutil.copytree(pristine, reference_root)
+    scan_folder(reference_root, ONE_JOB)
+    return pristine, _report(reference_root)
 
 
 def _integrity(db: Path) -> str:
@@ -97,11 +103,7 @@ def _kill_all(proc: subprocess.Popen) -> None:
 
 
 def test_kill_9_at_random_moments_never_corrupts_or_changes_the_result(tmp_path: Path):
-    pristine = _make_takes(tmp_path / "pristine" / "takes")
-    reference_root = tmp_path / "reference" / "takes"
-    shutil.copytree(pristine, reference_root)
-    scan_folder(reference_root, ONE_JOB)
-    reference = _report(reference_root)
+    pristine, reference = _pristine_and_reference(tmp_path)
 
     timing_root = tmp_path / "timing" / "takes"
     shutil.copytree(pristine, timing_root)
@@ -189,11 +191,7 @@ def test_reviews_saved_during_a_scan_are_all_kept(tmp_path: Path):
 def test_two_scans_of_the_same_folder_at_once(tmp_path: Path):
     """Two scans start together on a folder without a store: both create it, both
     analyse, both rank; the store ends whole and equal to a single scan's."""
-    pristine = _make_takes(tmp_path / "pristine" / "takes")
-    reference_root = tmp_path / "reference" / "takes"
-    shutil.copytree(pristine, reference_root)
-    scan_folder(reference_root, ONE_JOB)
-    reference = _report(reference_root)
+    pristine, reference = _pristine_and_reference(tmp_path)
 
     root = tmp_path / "both" / "takes"
     shutil.copytree(pristine, root)

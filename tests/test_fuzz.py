@@ -26,14 +26,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import moving_square, write_video
+from conftest import moving_square, stored_report, write_video
 from odd_media import encode
 from qc.batch import scan_folder
 from qc.config import Config, DecodeConfig
 from qc.decode import VideoReader
 from qc.errors import DecodeError
-from qc.report import build_report, validate_report
-from qc.store import Store, default_store_path
 from qc.workers import rss_mb
 
 READER_CASES = 200
@@ -165,9 +163,7 @@ def test_the_scan_survives_mutated_takes(seeds, tmp_path: Path):
     t0 = time.monotonic()
     summary = scan_folder(root, cfg)
     took = time.monotonic() - t0
-    with Store(default_store_path(root), readonly=True) as store:
-        report = build_report(store, root=str(root), config=cfg.to_dict())
-    validate_report(report)
+    report = stored_report(root, cfg)
     kinds = collections.Counter(
         "scanned" if t["status"] == "ok" else "error: " + t["error"].split(":")[0]
         for t in report["takes"])

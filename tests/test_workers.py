@@ -15,11 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from conftest import moving_square, write_video
+from conftest import moving_square, stored_report, write_video
 from qc.batch import scan_folder
 from qc.config import Config
-from qc.report import build_report, validate_report
-from qc.store import Store, default_store_path
 from qc.workers import Limits, run_jobs
 
 
@@ -109,9 +107,7 @@ def test_a_scan_survives_a_segfault_and_a_hang(tmp_path: Path, monkeypatch):
     t0 = time.monotonic()
     summary = scan_folder(root, cfg)
     took = time.monotonic() - t0
-    with Store(default_store_path(root), readonly=True) as store:
-        report = build_report(store, root=str(root), config=cfg.to_dict())
-    validate_report(report)
+    report = stored_report(root, cfg)
     by_path = {t["path"]: t for t in report["takes"]}
     print(f"\nscan of 5 takes, one segfaults, one hangs ({took:.1f} s):")
     for p, t in by_path.items():
