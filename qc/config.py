@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: bump when a detector changes what it measures: stored results of older versions are rescanned
-ANALYSIS_VERSION = 3
+ANALYSIS_VERSION = 4
 CONFIG_FILENAME = "qc.toml"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif")
 
@@ -110,9 +110,9 @@ class FacesConfig:
     max_encodings_per_track: int = field(default=12, metadata=_range(1, 1000))
     #: robust z-score above which a face's jerk or geometry change is an event
     jitter_z: float = field(default=6.0, metadata=_range(1, 100))
-    #: change of the face's own velocity (face widths per frame, per frame) that is
-    #: jitter however calm the rest of the take is
-    jitter_min: float = field(default=0.04, metadata=_range(0.0, 10.0))
+    #: change of the face's own velocity (face widths per frame, per frame), kept up for
+    #: several frames running, that is jitter however calm the rest of the take is
+    jitter_min: float = field(default=0.01, metadata=_range(0.0, 10.0))
     #: mean landmark displacement (eye distances) from the track's own geometry that is
     #: warping however calm the rest of the take is
     melt_min: float = field(default=0.01, metadata=_range(0.0, 10.0))

@@ -28,6 +28,8 @@ _RIGID = np.r_[0:17, 17:27, 27:36, [36, 39, 42, 45, 48, 54]]
 #: a closer look at a tracked face wider than 1.6 times this scales it to this width
 #: (dlib's HOG finds faces from 80 px): a 300-px face costs what a 100-px one does
 _LOOK_FACE_PX = 100
+#: face jitter is judged on the third-largest zigzag within this many frames either side
+_JITTER_HALF, _JITTER_RANK = 4, 2
 #: encodings every fourth detection until a track has this many (its typical face) ...
 _REFERENCE_ENCODINGS = 3
 #: ... then one in this many detections
@@ -162,8 +164,9 @@ class FacesDetector(Detector):
       usually does) compared with the track's typical face; an event from
       ``identity_drift``, twice as severe at face-recognition's same-person tolerance;
     * **jitter**: the face's own velocity (median flow inside the face, camera removed,
-      in face widths) changing back and forth from frame to frame: a head moves smoothly
-      or starts and stops, a jittering face jumps and returns;
+      in face widths) changing back and forth from frame to frame, for several frames
+      running (the third-largest zigzag within four frames): a head moves smoothly or
+      starts and stops, a jittering face jumps and returns again and again;
     * **warping**: the rigid landmarks' distance from the track's median geometry after
       similarity alignment (talking and blinking do not move them);
     * **dropout**: a face missing at detections between two where it is present.
@@ -316,6 +319,7 @@ class FacesDetector(Detector):
                 vel = np.array([v for _, v in tr.velocity])
                 acc, a_idx = _zigzag(v_idx, vel)
                 if acc.size >= 3:
+                    acc = _sustained(acc, a_idx)
                     jitter[a_idx] = np.fmax(jitter[a_idx], acc)
                     j = np.zeros(n)
                     j[a_idx] = _excess(acc, cfg.jitter_min, cfg.jitter_z)
@@ -372,6 +376,39 @@ def _zigzag(idx: np.ndarray, vel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     back = (a * b).sum(axis=1) < 0
     zig = np.minimum(np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1))
     return np.where(back, zig, 0.0)[consecutive], idx[1:-1][consecutive]
+
+
+def _sustained(values: np.ndarray, frames: np.ndarray, *, half: int = _JITTER_HALF,
+               rank: int = _JITTER_RANK) -> np.ndarray:
+    """How hard a face keeps zigzagging: the ``rank + 1``-th largest value within
+    ``half`` frames either side of each sample.
+
+    A jittering face jumps back and forth for several frames running; one bad velocity
+    sample (a detection snapping the box, a blink under the flow) is a single spike and
+    counts for nothing here.
+
+    Parameters
+    ----------
+    values : ndarray
+        Jitter per sample (:func:`_zigzag`).
+    frames : ndarray of int
+        The frame of each sample, increasing.
+    half, rank : int
+        Window half-width in frames, and how many larger values it may hold.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``values``.
+    """
+    if values.size == 0:
+        return values
+    lo = int(frames[0])
+    dense = np.zeros(int(frames[-1]) - lo + 1 + 2 * half)
+    dense[frames - lo + half] = values
+    windows = np.lib.stride_tricks.sliding_window_view(dense, 2 * half + 1)
+    k = windows.shape[1] - 1 - rank
+    return np.partition(windows, k, axis=1)[:, k][frames - lo]
 
 
 def _stretches(indices: list[int], step: int) -> list[tuple[int, int]]:

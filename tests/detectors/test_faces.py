@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qc.detectors.faces import _zigzag
+from qc.detectors.faces import _sustained, _zigzag
 
 
 def test_a_head_that_starts_and_stops_turning_is_not_jitter():
@@ -29,3 +29,24 @@ def test_samples_across_a_gap_in_tracking_do_not_count():
     vel = np.array([[0.06, 0], [-0.06, 0], [0.06, 0]], float)
     jitter, frames = _zigzag(np.array([0, 1, 5]), vel)
     assert frames.size == 0 and jitter.size == 0
+
+
+def test_one_bad_sample_is_not_sustained_jitter():
+    # a box snapping once (0.05 at frame 10) against steady zigzag of 0.03 on frames 20-27
+    frames = np.arange(40)
+    values = np.zeros(40)
+    values[10] = 0.05
+    values[20:28] = 0.03
+    kept = _sustained(values, frames)
+    assert kept[10] == 0 and kept[6:15].max() == 0
+    assert np.all(kept[20:28] == 0.03)
+
+
+def test_sustained_jitter_counts_frames_not_samples():
+    # samples on frames 0, 1, 2, 10, 11, 12: the two bursts are 8 frames apart, so a
+    # window of four frames either side never holds three large values from both
+    frames = np.array([0, 1, 2, 10, 11, 12])
+    values = np.array([0.0, 0.04, 0.0, 0.0, 0.04, 0.0])
+    assert np.all(_sustained(values, frames) == 0)
+    values = np.array([0.04, 0.04, 0.04, 0.0, 0.0, 0.0])
+    assert _sustained(values, frames).tolist() == [0.04, 0.04, 0.04, 0.0, 0.0, 0.0]
