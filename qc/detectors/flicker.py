@@ -114,10 +114,8 @@ class FlickerDetector(Detector):
         window = max(2, int(round(0.25 * fps_of(times_s))))
         region_score = _repeated(per_block, window=window).max(axis=1, initial=0.0)
 
-        # boiling: a block's detail re-invented every frame, far above its usual residual;
-        # the part of the residual that is one brightness shift over the block (a fade,
-        # an exposure change: the residual has one sign) is flicker's business, not detail
-        absd = np.asarray(self._abs, dtype=np.float64).reshape(n, -1) - np.abs(signed)
+        # boiling: a block's detail re-invented every frame, far above its usual residual
+        absd = np.asarray(self._abs, dtype=np.float64).reshape(n, -1)
         excess = absd - quiet_nan(np.nanmedian, absd, axis=0, keepdims=True)
         boil = np.nan_to_num(excess, nan=0.0).max(axis=1, initial=0.0).clip(0)
         boil_score = boil / max(4 * floor, cfg.z_threshold * mad(boil))
