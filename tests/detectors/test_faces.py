@@ -50,3 +50,32 @@ def test_sustained_jitter_counts_frames_not_samples():
     assert np.all(_sustained(values, frames) == 0)
     values = np.array([0.04, 0.04, 0.04, 0.0, 0.0, 0.0])
     assert _sustained(values, frames).tolist() == [0.04, 0.04, 0.04, 0.0, 0.0, 0.0]
+
+
+def _jitter_events(vel: np.ndarray) -> list:
+    """The detector's jitter events for one face track with velocities ``vel`` (one a frame)."""
+    from qc.config import FacesConfig
+    from qc.detectors.faces import FacesDetector, _Track
+
+    n = len(vel)
+    det = FacesDetector(FacesConfig())
+    track = _Track(box=(0.0, 0.0, 100.0, 100.0), last_idx=n - 1)
+    track.seen = [(i, i / 24) for i in range(0, n, 3)]
+    track.velocity = [(i, v) for i, v in enumerate(vel)]
+    det._tracks.append(track)
+    result = det.finish(np.arange(n) / 24)
+    return [e for e in result.events if e.label == "face jitter"]
+
+
+def test_the_detector_flags_sustained_jitter_and_not_one_snap():
+    # a still face (0.001 face widths of noise), then 10 frames jumping 0.03 back and forth
+    rng = np.random.default_rng(0)
+    vel = rng.normal(0, 0.001, (48, 2))
+    vel[20:30, 0] += 0.03 * (-1.0) ** np.arange(10)
+    events = _jitter_events(vel)
+    assert events and all(0.7 <= e.start_s <= 1.3 for e in events)
+    # the same face with one box snap: out and straight back, 0.05 face widths
+    vel = rng.normal(0, 0.001, (48, 2))
+    vel[20, 0] += 0.05
+    vel[21, 0] -= 0.05
+    assert _jitter_events(vel) == []
