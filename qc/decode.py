@@ -20,11 +20,12 @@ from typing import Any
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from qc.config import DecodeConfig
 from qc.errors import DecodeError
 
-__all__ = ["Frame", "MediaInfo", "VideoReader", "MIN_FRAMES", "read_error"]
+__all__ = ["Frame", "MediaInfo", "Scaler", "VideoReader", "MIN_FRAMES", "read_error"]
 
 log = logging.getLogger("qc")
 
@@ -32,6 +33,27 @@ log = logging.getLogger("qc")
 MIN_FRAMES = 2
 #: a take whose decoded duration falls short of the declared one by more than this is truncated
 TRUNCATION_TOLERANCE = 0.15
+
+
+class Scaler:
+    """Scale and convert decoded frames, one libswscale context per output kind.
+
+    ``VideoFrame.reformat`` builds a fresh context for every frame, with its own pool of
+    threads: that costs more than decoding the frame, and freeing it again stalls the
+    thread that drops the frame.  A Scaler keeps one context per (size, format) and runs
+    it in the calling thread.  Not thread-safe: one Scaler per thread.
+    """
+
+    def __init__(self) -> None:
+        self._contexts: dict[tuple[int, int, str], VideoReformatter] = {}
+
+    def __call__(self, src: Any, width: int, height: int, fmt: str) -> np.ndarray:
+        """``src`` (an ``av.VideoFrame``) at ``width`` x ``height`` in ``fmt``, as an array."""
+        key = (width, height, fmt)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            ctx = self._contexts[key] = VideoReformatter()
+        return ctx.reformat(src, width=width, height=height, format=fmt, threads=1).to_ndarray()
 
 
 @dataclass(frozen=True)
@@ -72,9 +94,12 @@ class Frame:
         The frame at the analysis size, upright (rotation metadata applied). Read-only.
     source : av.VideoFrame, optional
         The decoded frame, kept only until the next frame, for a larger copy on demand.
+    scaler : Scaler, optional
+        Makes those copies; shared by the frames of one take, used by the thread that
+        analyses them.
     """
 
-    __slots__ = ("idx", "t_s", "rgb", "_source", "_rotation", "_face_size", "__dict__")
+    __slots__ = ("idx", "t_s", "rgb", "_source", "_rotation", "_face_size", "_scaler", "__dict__")
 
     def __init__(
         self,
@@ -85,6 +110,7 @@ class Frame:
         source: Any = None,
         rotation: int = 0,
         face_size: tuple[int, int] | None = None,
+        scaler: Scaler | None = None,
     ) -> None:
         rgb.setflags(write=False)
         self.idx = idx
@@ -93,6 +119,7 @@ class Frame:
         self._source = source
         self._rotation = rotation
         self._face_size = face_size
+        self._scaler = scaler
 
     @cached_property
     def gray(self) -> np.ndarray:
@@ -112,9 +139,29 @@ class Frame:
         w, h = self._face_size
         if max_side_px is not None and max(w, h) > max_side_px:
             w, h = _fit(w, h, max_side_px)
-        img = self._source.reformat(width=w, height=h, format="rgb24").to_ndarray()
+        img = self._scale(w, h, "rgb24")
         # rows may be padded: dlib wants a C-contiguous image
         return np.ascontiguousarray(_rotate(img, self._rotation))
+
+    def face_gray(self, max_side_px: int | None = None) -> np.ndarray:
+        """Return the frame's luma at the face-detection size, upright, uint8 (H, W).
+
+        As :meth:`face_rgb`, but only the luma plane is scaled: about a quarter of the
+        cost, and all that face detection and landmarks need.  Falls back to
+        :attr:`gray` when no decoded source is attached.
+        """
+        if self._source is None or self._face_size is None:
+            return self.gray
+        w, h = self._face_size
+        if max_side_px is not None and max(w, h) > max_side_px:
+            w, h = _fit(w, h, max_side_px)
+        img = self._scale(w, h, "gray")
+        return np.ascontiguousarray(_rotate(img, self._rotation))
+
+    def _scale(self, width: int, height: int, fmt: str) -> np.ndarray:
+        if self._scaler is None:
+            self._scaler = Scaler()
+        return self._scaler(self._source, width, height, fmt)
 
     def release(self) -> None:
         """Drop the reference to the decoded frame (called when the next one arrives)."""
@@ -296,6 +343,9 @@ class VideoReader:
         first_t = last_t = 0.0
         prev: Frame | None = None
         width = height = 0
+        # the analysis-size frames are made here, where the frames are decoded (perhaps in
+        # a prefetch thread); the larger copies for faces where the frames are analysed
+        scale, face_scaler = Scaler(), Scaler()
         try:
             for src in self._packets():
                 self._check_pixels(src.width, src.height)  # the size can change mid-take
@@ -323,10 +373,10 @@ class VideoReader:
                         " raise it, or sample with decode.max_fps)"
                     )
                 last_kept = t_s
-                rgb = src.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
+                rgb = scale(src, size[0], size[1], "rgb24")
                 frame = Frame(
                     n, t_s, np.ascontiguousarray(_rotate(rgb, rotation)),
-                    source=src, rotation=rotation, face_size=face_size,
+                    source=src, rotation=rotation, face_size=face_size, scaler=face_scaler,
                 )
                 if prev is not None and self.release_sources:
                     prev.release()

@@ -22,7 +22,7 @@ import av
 import cv2
 import numpy as np
 
-from qc.decode import read_error
+from qc.decode import Scaler, read_error
 from qc.errors import DecodeError
 from qc.report import write_atomic
 
@@ -88,9 +88,10 @@ def grab_frames(path: Path | str, times_s: Sequence[float], *, max_side: int = F
             last: tuple[float, Any] | None = None
             k = 0  # the next wanted time is times_s[order[k]]
             seeked_for = -1
+            scale = Scaler()
 
             def to_rgb(src: Any) -> np.ndarray:
-                img = src.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
+                img = scale(src, size[0], size[1], "rgb24")
                 q = (rotation // 90) % 4
                 return np.ascontiguousarray(np.rot90(img, k=q) if q else img)
 

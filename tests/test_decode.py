@@ -83,8 +83,34 @@ def test_face_rgb_is_larger_and_upright(tmp_path: Path):
         it = iter(r)
         f = next(it)
         assert f.face_rgb().shape == (320, 180, 3)
+        assert f.face_gray().shape == (320, 180)
+        assert f.face_gray(160).shape == (160, 90)
         assert f.rgb.shape == (160, 90, 3)
         list(it)
+
+
+def test_face_gray_is_the_luma_of_face_rgb(tmp_path: Path):
+    path = write_video(tmp_path / "f.mp4", moving_square(3, width=640, height=360))
+    with VideoReader(path, DecodeConfig(analysis_size_px=160, face_size_px=320)) as r:
+        f = next(iter(r))
+        rgb = f.face_rgb().astype(np.float64)
+        luma = rgb @ [0.299, 0.587, 0.114]
+        # swscale's luma and a round trip through RGB differ by rounding, not content
+        assert np.abs(f.face_gray() - luma).mean() < 3.0
+
+
+def test_scaler_matches_pyav_reformat(tmp_path: Path):
+    import av
+
+    from qc.decode import Scaler
+
+    path = write_video(tmp_path / "f.mp4", moving_square(4, width=320, height=180))
+    scale = Scaler()
+    with av.open(str(path)) as c:
+        for src in c.decode(video=0):
+            for w, h, fmt in ((160, 90, "rgb24"), (96, 54, "gray"), (160, 90, "rgb24")):
+                want = src.reformat(width=w, height=h, format=fmt).to_ndarray()
+                np.testing.assert_array_equal(scale(src, w, h, fmt), want)
 
 
 @pytest.mark.parametrize(
