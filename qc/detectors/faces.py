@@ -86,6 +86,7 @@ class _Track:
     misses: list[int] = field(default_factory=list)                   # frames where it was not found
     encoded_at: int = -10                                             # index in seen of the last encoding
     changes: list[float] = field(default_factory=list)                # geometry change at each look
+    encoded_shape: np.ndarray | None = None                           # the shape at the last encoding
 
 
 def _rect(box: tuple[float, float, float, float]) -> Any:
@@ -97,7 +98,7 @@ def _rect(box: tuple[float, float, float, float]) -> Any:
 def _detect_whole(detector: Any, frame: Frame, width_px: int,
                   size_px: int) -> list[tuple[float, float, float, float]]:
     """Faces in the whole frame, searched at ``size_px``; boxes at the face size."""
-    small = frame.face_rgb(size_px)
+    small = frame.face_gray(size_px)
     k = width_px / small.shape[1]
     return [(d.left() * k, d.top() * k, d.right() * k, d.bottom() * k)
             for d in detector(small, 0)]
@@ -136,12 +137,16 @@ def _detect_near(detector: Any, img: np.ndarray,
     return best if _iou(best, box) > 0.3 else None
 
 
+def _shape_distance(shape: np.ndarray, ref: np.ndarray) -> float:
+    """Mean landmark distance of ``shape`` from ``ref`` after similarity alignment."""
+    return float(np.linalg.norm(_align(shape, ref) - ref, axis=1).mean())
+
+
 def _geometry_change(shapes: list[np.ndarray]) -> float:
     """How far the newest shape is from the median of the ones before (eye distances)."""
     if len(shapes) < 3:
         return 0.0
-    ref = np.median(np.asarray(shapes[-16:-1]), axis=0)
-    return float(np.linalg.norm(_align(shapes[-1], ref) - ref, axis=1).mean())
+    return _shape_distance(shapes[-1], np.median(np.asarray(shapes[-16:-1]), axis=0))
 
 
 def _excess(x: np.ndarray, floor: float, z: float) -> np.ndarray:
@@ -193,7 +198,8 @@ class FacesDetector(Detector):
         if not (search or (look and live)):
             return
         detector, predictor, encoder = face_models()
-        img = frame.face_rgb()
+        img = frame.face_gray()  # luma: all that detection and landmarks need
+        rgb: np.ndarray | None = None  # the colour frame, only for an encoding
         self._face_width = img.shape[1]
         boxes: list[tuple[float, float, float, float]] = []
         lost = False
@@ -235,9 +241,12 @@ class FacesDetector(Detector):
             tr.seen.append((frame.idx, frame.t_s))
             tr.shapes.append((pts[_RIGID] - pts[_RIGID].mean(0)) / eye)
             if self._wants_encoding(tr):
-                enc = np.asarray(encoder.compute_face_descriptor(img, shape, 1))
+                if rgb is None:
+                    rgb = frame.face_rgb()
+                enc = np.asarray(encoder.compute_face_descriptor(rgb, shape, 1))
                 tr.encodings.append((frame.idx, enc))
                 tr.encoded_at = len(tr.seen) - 1
+                tr.encoded_shape = tr.shapes[-1]
         if look:
             for i, tr in enumerate(self._tracks):
                 if i not in matched:
@@ -268,7 +277,9 @@ class FacesDetector(Detector):
         The first detection and every fourth until the track has a typical face to
         compare with; then every sixteenth (identity drifts over seconds, not frames),
         and when the face's geometry changes far more than it usually does from one
-        look to the next (a swap or a melt, not talking), unless the last look encoded it.
+        look to the next (a swap or a melt, not talking) to a geometry unlike the one at
+        the last encoding: a swapped face is encoded where it starts and where it ends,
+        not at every look in between.
         """
         change = _geometry_change(tr.shapes)
         usual = float(np.median(tr.changes)) if len(tr.changes) >= 3 else 0.0
@@ -281,7 +292,10 @@ class FacesDetector(Detector):
         since = k - tr.encoded_at
         if since >= _ENCODE_EVERY:
             return True
-        return since >= 2 and change > max(self.config.melt_min, _UNUSUAL * usual)
+        unusual = max(self.config.melt_min, _UNUSUAL * usual)
+        if since < 2 or change <= unusual:
+            return False
+        return tr.encoded_shape is None or _shape_distance(tr.shapes[-1], tr.encoded_shape) > unusual
 
     def finish(self, times_s: np.ndarray) -> DetectorResult:
         cfg = self.config
