@@ -116,8 +116,12 @@ class Motion:
     @cached_property
     @_timed
     def camera(self) -> np.ndarray:
-        """The camera's motion: the median flow vector ``(dx, dy)``, float32 pixels."""
-        return flow_median(self.flow_fwd)
+        """The camera's motion: the median flow vector ``(dx, dy)``, float32 pixels.
+
+        Taken over every other pixel each way: the same estimate of a median over tens
+        of thousands of vectors, at a quarter of the cost.
+        """
+        return flow_median(self.flow_fwd[::2, ::2])
 
     @cached_property
     @_timed
