@@ -64,7 +64,9 @@ class PhysicsDetector(Detector):
       changes every frame; the black or white frames of a fade are not a scene);
     * a **jump** (teleport): some block's motion-compensated residual spikes at a single
       frame, far above that block's residual just before and after, and far above the
-      take's other spikes;
+      take's other spikes; or, at a smaller spike, what vanished from one place is found
+      far away in the next frame and what appeared there was in the first place the
+      frame before (:func:`_reappearance`);
     * a **frame skip**: the camera's motion at one frame is several frames' worth;
     * a **speed spike**: the fastest thing in the frame (camera removed) moves far faster
       for a few frames than around them;
@@ -84,6 +86,8 @@ class PhysicsDetector(Detector):
         self._hists: list[np.ndarray] = []  # the last three histograms only
         self._blocks: list[np.ndarray] = []  # per-block residual, MOTION_GRID**2 floats a frame
         self._vel: list[np.ndarray] = []     # per-block velocity (camera removed), grid**2 x 2
+        self._reappear: dict[int, float] = {}  # frame -> _reappearance, where one was looked for
+        self._pending: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def update(self, frame: Frame) -> None:
         h = _histogram(frame.rgb)
@@ -101,12 +105,27 @@ class PhysicsDetector(Detector):
         k = 256.0 / motion.scale_px  # pixels at a 256-px short side
         camera = motion.camera
         self._blocks.append(absd.astype(np.float32).ravel())
+        self._look_for_teleport()
+        self._pending = (len(self._blocks) - 1, motion.prev, motion.cur, camera)
         self._vel.append((motion.block_flow.reshape(-1, 2) * k).astype(np.float32))
         self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast,
                          valid=float(valid.mean()), absdiff=motion.absdiff,
                          gx=float(camera[0]) * k, gy=float(camera[1]) * k)
 
+    def _look_for_teleport(self) -> None:
+        """Decide on the frame before the newest: where some block's residual spikes
+        there above both neighbours, look for content that vanished and reappeared."""
+        if self._pending is None:
+            return
+        i, prev, cur, camera = self._pending
+        self._pending = None
+        around = [self._blocks[j] for j in (i - 1, i + 1) if 0 <= j < len(self._blocks)]
+        excess = self._blocks[i] - quiet_nan(np.nanmax, np.stack(around), axis=0)
+        if np.nan_to_num(excess, nan=0.0).max(initial=0.0) >= _SPIKE_LEVELS:
+            self._reappear[i] = _reappearance(prev, cur, camera)
+
     def finish(self, times_s: np.ndarray) -> DetectorResult:
+        self._look_for_teleport()
         cfg = self.config
         s = {k: v.astype(np.float64) for k, v in self._buf.arrays().items()}
         n = len(times_s)
@@ -138,6 +157,10 @@ class PhysicsDetector(Detector):
 
         # jump: one block's residual spikes at one frame, above its own before and after
         jump = _jumps(np.asarray(self._blocks, dtype=np.float64).reshape(n, -1), cfg.z_threshold)
+        # ... or, surely, content that vanished and reappeared far away at once
+        for i, match in self._reappear.items():
+            if match > 0 and i < n:
+                jump[i] = max(jump[i], 1.0 + 2.0 * (match - _MATCH))
         jump = np.where(near_flat, 0.0, jump)
 
         # motion is judged at the take's own cadence: a frame repeated (a take made at a
@@ -237,6 +260,98 @@ def _jumps(blocks: np.ndarray, z: float, *, sep_frames: int = 12) -> np.ndarray:
             peaks.append(int(i))
     third = float(jump[peaks[2]]) if len(peaks) == 3 else 0.0
     return jump / max(1.5, 2.25 * third, 4.5 * float(np.percentile(jump, 90)))
+
+
+#: a block's residual this far (grey levels) above both neighbours' asks for a closer look
+_SPIKE_LEVELS = 3.0
+#: a teleport is confirmed when what vanished and what appeared match at least this well
+_MATCH = 0.6
+#: ... while neither matches what is now in its own place better than this
+_HERE = 0.6
+#: ... and each stands out by this much from its best match elsewhere in its own frame
+#: (eyes, wheels and windows have a twin)
+_UNIQUE = 0.15
+#: the smallest thing that teleports, as a fraction of the frame (an eye is smaller)
+_MIN_AREA = 0.012
+
+
+def _match_far(patch: np.ndarray, img: np.ndarray, at: tuple[int, int],
+               min_dist: float) -> tuple[float, float, np.ndarray]:
+    """Where ``patch`` (whose top-left corner is ``at``) matches ``img`` best, at least
+    ``min_dist`` away: ``(ncc there, ncc at`` ``at``, ``offset)``."""
+    res = cv2.matchTemplate(img, patch, cv2.TM_CCOEFF_NORMED)
+    rh, rw = res.shape
+    x, y = min(max(at[0], 0), rw - 1), min(max(at[1], 0), rh - 1)
+    here = float(res[y, x])
+    yy, xx = np.ogrid[0:rh, 0:rw]
+    far = np.where((yy - at[1]) ** 2 + (xx - at[0]) ** 2 >= min_dist ** 2, res, -1.0)
+    j, i = np.unravel_index(int(np.argmax(far)), far.shape)
+    return float(far[j, i]), here, np.array([i - at[0], j - at[1]], np.float64)
+
+
+def _reappearance(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray) -> float:
+    """How surely something vanished from one place and reappeared far away at once.
+
+    The camera-compensated change between two frames falls into blobs.  A teleport
+    leaves two: at ``A`` what was there is gone, at ``B`` it now is.  So the old content
+    of one blob is found in the new frame at the other, and the new content of the other
+    is found in the old frame at the first, both far apart (more than 15% of the width,
+    no step of real motion), both unlike what is now in their own place, and both
+    unique in their own frame (a blink's eye finds the other eye; a wheel, the other
+    wheel).  Frames are blurred first so that a turning wheel or fine texture does not
+    make one place look new.
+
+    Parameters
+    ----------
+    prev, cur : ndarray of uint8, shape (H, W)
+        Consecutive luma frames at the flow size.
+    camera : ndarray, shape (2,)
+        The camera's motion from ``prev`` to ``cur``, pixels.
+
+    Returns
+    -------
+    float
+        The weaker of the two matches (normalised cross-correlation, up to 1) of the best
+        pair of blobs that explain each other, or 0 when none does.
+    """
+    h, w = cur.shape
+    k = min(h, w) / 144.0
+    sigma = 1.5 * k
+    p = cv2.GaussianBlur(prev, (0, 0), sigma)
+    c = cv2.GaussianBlur(cur, (0, 0), sigma)
+    shift = np.float32([[1, 0, camera[0]], [0, 1, camera[1]]])
+    moved = cv2.warpAffine(p, shift, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    diff = cv2.GaussianBlur(cv2.absdiff(c, moved), (0, 0), sigma)
+    mask = (diff > max(12.0, 4.0 * float(np.median(diff)))).astype(np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+    min_dist = 0.15 * w
+    blobs = []
+    for j in 1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:3]:
+        x0, y0, bw, bh, area = (int(v) for v in stats[j])
+        if area < _MIN_AREA * w * h or bw > 0.6 * w or bh > 0.6 * h:
+            continue
+        cp = np.ascontiguousarray(c[y0:y0 + bh, x0:x0 + bw])
+        pp = np.ascontiguousarray(p[y0:y0 + bh, x0:x0 + bw])
+        back = (int(round(x0 - camera[0])), int(round(y0 - camera[1])))
+        ahead = (int(round(x0 + camera[0])), int(round(y0 + camera[1])))
+        came = _match_far(cp, p, back, min_dist)    # its new content, in the old frame
+        went = _match_far(pp, c, ahead, min_dist)   # its old content, in the new frame
+        twin_c = _match_far(cp, c, (x0, y0), min_dist)[0]
+        twin_p = _match_far(pp, p, (x0, y0), min_dist)[0]
+        centre = np.array([x0 + bw / 2, y0 + bh / 2])
+        blobs.append((centre, max(bw, bh), came, went, twin_c, twin_p))
+    best = 0.0
+    for jb, (c_b, s_b, came, _, twin_c, _) in enumerate(blobs):       # appeared at B
+        for ja, (c_a, s_a, _, went, _, twin_p) in enumerate(blobs):    # vanished from A
+            if ja == jb or min(came[0], went[0]) < _MATCH or max(came[1], went[1]) >= _HERE:
+                continue
+            if came[0] - twin_c < _UNIQUE or went[0] - twin_p < _UNIQUE:
+                continue
+            tol = max(6.0 * k, 0.5 * max(s_a, s_b))
+            if (np.linalg.norm(c_b + came[2] - c_a) <= tol
+                    and np.linalg.norm(c_a + went[2] - c_b) <= tol):
+                best = max(best, min(came[0], went[0]))
+    return best
 
 
 def _cadence(still: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

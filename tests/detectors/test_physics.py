@@ -129,3 +129,91 @@ def test_a_lone_spike_is_a_jump_but_one_among_many_is_not():
     for t in (5, 32, 44):  # the same spike, again and again: blinking, strumming
         spiky[t, 30] += 40
     assert _jumps(spiky, 8.0).max() < 1
+
+
+def _scene(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A blurred random background (144x256), a 36-px texture and its disc mask."""
+    import cv2
+
+    bg = cv2.GaussianBlur(rng.integers(0, 256, (144, 256)).astype(np.uint8), (0, 0), 3)
+    tex = cv2.GaussianBlur(rng.integers(0, 256, (36, 36)).astype(np.uint8), (0, 0), 1.5)
+    tex = cv2.normalize(tex, None, 20, 235, cv2.NORM_MINMAX)
+    yy, xx = np.mgrid[0:36, 0:36]
+    disc = (yy - 17.5) ** 2 + (xx - 17.5) ** 2 <= 17.5 ** 2
+    return bg, np.where(disc, tex, 0).astype(np.uint8), disc
+
+
+def _put(bg: np.ndarray, obj: tuple[np.ndarray, np.ndarray], x: int, y: int) -> np.ndarray:
+    tex, disc = obj
+    out = bg.copy()
+    out[y:y + 36, x:x + 36][disc] = tex[disc]
+    return out
+
+
+def test_content_that_vanishes_and_reappears_far_away_is_a_teleport():
+    from qc.detectors.physics import _reappearance
+
+    rng = np.random.default_rng(1)
+    bg, tex, disc = _scene(rng)
+    still = np.zeros(2)
+    prev, cur = _put(bg, (tex, disc), 30, 20), _put(bg, (tex, disc), 170, 90)
+    assert _reappearance(prev, cur, still) > 0.8
+    # a step of real motion, an object that only vanishes, one that changes in place
+    assert _reappearance(prev, _put(bg, (tex, disc), 34, 22), still) == 0.0
+    assert _reappearance(prev, bg, still) == 0.0
+    assert _reappearance(prev, _put(bg, (255 - tex, disc), 30, 20), still) == 0.0
+
+
+def test_a_teleport_is_judged_after_the_cameras_motion():
+    from qc.detectors.physics import _reappearance
+
+    rng = np.random.default_rng(2)
+    bg, tex, disc = _scene(rng)
+    wide = np.tile(bg, (1, 2))
+    prev = _put(wide, (tex, disc), 60, 20)[:, :256]
+    # the camera pans 6 px: the whole picture shifts, the object with it
+    panned = _put(wide, (tex, disc), 60, 20)[:, 6:262]
+    assert _reappearance(prev, panned, np.array([-6.0, 0.0])) == 0.0
+    jumped = _put(wide, (tex, disc), 200, 90)[:, 6:262]
+    assert _reappearance(prev, jumped, np.array([-6.0, 0.0])) > 0.8
+
+
+def test_content_with_a_twin_in_the_frame_is_no_teleport():
+    from qc.detectors.physics import _reappearance
+
+    rng = np.random.default_rng(3)
+    bg, tex, disc = _scene(rng)
+    prev, cur = _put(bg, (tex, disc), 30, 20), _put(bg, (tex, disc), 120, 90)
+    assert _reappearance(prev, cur, np.zeros(2)) > 0.8
+    # a near-twin of the object stands still at the right: what appeared at B is much
+    # like something that was there all along (eyes, wheels, windows have a twin)
+    twin = np.clip(tex + rng.normal(0, 50, tex.shape), 0, 255).astype(np.uint8)
+    bg2 = _put(bg, (twin, disc), 205, 95)
+    prev, cur = _put(bg2, (tex, disc), 30, 20), _put(bg2, (tex, disc), 120, 90)
+    assert _reappearance(prev, cur, np.zeros(2)) == 0.0
+
+
+def test_the_detector_reports_a_teleport_it_confirms(monkeypatch):
+    import qc.detectors.physics as physics
+    from qc.config import PhysicsConfig
+    from qc.decode import Frame
+    from qc.motion import Motion
+
+    # the residual spike alone says nothing here: only the reappearance can find it
+    monkeypatch.setattr(physics, "_jumps", lambda blocks, z: np.zeros(blocks.shape[0]))
+    rng = np.random.default_rng(5)
+    bg, tex, disc = _scene(rng)
+    n, k = 24, 14
+    xs = [40 + i for i in range(k)] + [150 + i for i in range(n - k)]  # jumps at frame k
+    det = physics.PhysicsDetector(PhysicsConfig())
+    prev = None
+    for i, x in enumerate(xs):
+        gray = _put(bg, (tex, disc), x, 30 if i < k else 90)
+        frame = Frame(i, i / 24, np.dstack([gray] * 3))
+        if prev is not None:
+            frame.motion = Motion(prev, gray, shrunk=True)
+        prev = gray
+        det.update(frame)
+    result = det.finish(np.arange(n) / 24)
+    jumps = [e for e in result.events if e.label == "jump"]
+    assert [round(e.start_s * 24) for e in jumps] == [k]
