@@ -322,36 +322,70 @@ def _reappearance(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray) -> floa
     shift = np.float32([[1, 0, camera[0]], [0, 1, camera[1]]])
     moved = cv2.warpAffine(p, shift, (w, h), borderMode=cv2.BORDER_REPLICATE)
     diff = cv2.GaussianBlur(cv2.absdiff(c, moved), (0, 0), sigma)
-    mask = (diff > max(12.0, 4.0 * float(np.median(diff)))).astype(np.uint8)
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+    mask = (diff > max(12.0, 4.0 * float(np.median(diff[::2, ::2])))).astype(np.uint8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask)
     min_dist = 0.15 * w
     blobs = []
     for j in 1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:3]:
         x0, y0, bw, bh, area = (int(v) for v in stats[j])
-        if area < _MIN_AREA * w * h or bw > 0.6 * w or bh > 0.6 * h:
-            continue
-        cp = np.ascontiguousarray(c[y0:y0 + bh, x0:x0 + bw])
-        pp = np.ascontiguousarray(p[y0:y0 + bh, x0:x0 + bw])
-        back = (int(round(x0 - camera[0])), int(round(y0 - camera[1])))
-        ahead = (int(round(x0 + camera[0])), int(round(y0 + camera[1])))
-        came = _match_far(cp, p, back, min_dist)    # its new content, in the old frame
-        went = _match_far(pp, c, ahead, min_dist)   # its old content, in the new frame
-        twin_c = _match_far(cp, c, (x0, y0), min_dist)[0]
-        twin_p = _match_far(pp, p, (x0, y0), min_dist)[0]
-        centre = np.array([x0 + bw / 2, y0 + bh / 2])
-        blobs.append((centre, max(bw, bh), came, went, twin_c, twin_p))
+        if area >= _MIN_AREA * w * h and bw <= 0.4 * w and bh <= 0.4 * h:
+            blobs.append(_Blob(x0, y0, bw, bh, camera, p, c))
+    # matching is the cost: each blob's new content is looked for first, and the rest
+    # only for a pair whose geometry already fits
     best = 0.0
-    for jb, (c_b, s_b, came, _, twin_c, _) in enumerate(blobs):       # appeared at B
-        for ja, (c_a, s_a, _, went, _, twin_p) in enumerate(blobs):    # vanished from A
-            if ja == jb or min(came[0], went[0]) < _MATCH or max(came[1], went[1]) >= _HERE:
+    for b in blobs:                                   # appeared at B ...
+        came = b.came(min_dist)
+        if came[0] < max(_MATCH, best) or came[1] >= _HERE:
+            continue
+        for a in blobs:                               # ... having vanished from A
+            tol = max(6.0 * k, 0.5 * max(a.size, b.size))
+            if a is b or np.linalg.norm(b.centre + came[2] - a.centre) > tol:
                 continue
-            if came[0] - twin_c < _UNIQUE or went[0] - twin_p < _UNIQUE:
+            went = a.went(min_dist)
+            if (went[0] < _MATCH or went[1] >= _HERE
+                    or np.linalg.norm(a.centre + went[2] - b.centre) > tol):
                 continue
-            tol = max(6.0 * k, 0.5 * max(s_a, s_b))
-            if (np.linalg.norm(c_b + came[2] - c_a) <= tol
-                    and np.linalg.norm(c_a + went[2] - c_b) <= tol):
+            if came[0] - b.twin_new(min_dist) >= _UNIQUE and went[0] - a.twin_old(min_dist) >= _UNIQUE:
                 best = max(best, min(came[0], went[0]))
     return best
+
+
+class _Blob:
+    """One blob of change between two frames; its matches are made on demand, once."""
+
+    def __init__(self, x0: int, y0: int, bw: int, bh: int, camera: np.ndarray,
+                 old: np.ndarray, new: np.ndarray) -> None:
+        self.x0, self.y0 = x0, y0
+        self.centre = np.array([x0 + bw / 2, y0 + bh / 2])
+        self.size = max(bw, bh)
+        self.camera = camera
+        self.old, self.new = old, new
+        self.old_patch = np.ascontiguousarray(old[y0:y0 + bh, x0:x0 + bw])
+        self.new_patch = np.ascontiguousarray(new[y0:y0 + bh, x0:x0 + bw])
+        self._came: tuple[float, float, np.ndarray] | None = None
+        self._went: tuple[float, float, np.ndarray] | None = None
+
+    def came(self, min_dist: float) -> tuple[float, float, np.ndarray]:
+        """Its new content, in the old frame."""
+        if self._came is None:
+            at = (int(round(self.x0 - self.camera[0])), int(round(self.y0 - self.camera[1])))
+            self._came = _match_far(self.new_patch, self.old, at, min_dist)
+        return self._came
+
+    def went(self, min_dist: float) -> tuple[float, float, np.ndarray]:
+        """Its old content, in the new frame."""
+        if self._went is None:
+            at = (int(round(self.x0 + self.camera[0])), int(round(self.y0 + self.camera[1])))
+            self._went = _match_far(self.old_patch, self.new, at, min_dist)
+        return self._went
+
+    def twin_new(self, min_dist: float) -> float:
+        """How well its new content matches elsewhere in the new frame."""
+        return _match_far(self.new_patch, self.new, (self.x0, self.y0), min_dist)[0]
+
+    def twin_old(self, min_dist: float) -> float:
+        """How well its old content matches elsewhere in the old frame."""
+        return _match_far(self.old_patch, self.old, (self.x0, self.y0), min_dist)[0]
 
 
 def _cadence(still: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
