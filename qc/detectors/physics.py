@@ -480,16 +480,32 @@ def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 3.0
     return out
 
 
-def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 1.2,
-               keep: float = 0.6) -> np.ndarray:
+def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
+               keep: float = 0.6, same_speed: float = 1.3, steady: float = 0.9,
+               opposite: float = -0.9) -> np.ndarray:
     """Per frame, the strongest abrupt reversal of an object's motion (0 where none).
 
-    A reversal at ``t`` in a block: moving steadily (two frames in one direction) before
-    ``t`` and steadily after, at least ``min_px`` a frame, in opposite directions, with
-    no slowing down into the turn (natural back-and-forth motion decelerates: the
-    speeds either side of the turn stay above ``keep`` times those further out).  A
-    neighbouring block must turn the same way (one object, not flow noise).  Falling
-    then rising (a bounce off the ground) is allowed.
+    A reversal at ``t`` in a block: moving steadily (two frames in one direction, cosine
+    above ``steady``) before ``t`` and steadily after, at least ``min_px`` a frame, in
+    opposite directions (cosine below ``opposite``), at the same speed either side of
+    the turn (within a factor ``same_speed``) and with no slowing down into it (natural
+    back-and-forth motion decelerates: the speeds either side of the turn stay above
+    ``keep`` times those further out).  A neighbouring block must turn the same way (one
+    object, not flow noise).  Falling then rising (a bounce off the ground) is allowed.
+
+    Natural turns (a car, a skier, a strumming hand) curve, slow down or come back at
+    another speed; an object whose time runs backwards retraces its path at once.  Held
+    to that, a reversal may be slow (``min_px`` 0.5 a frame at a 256-px short side: an
+    object's speed is diluted in a block's mean flow).
+
+    Examples
+    --------
+    >>> v = np.zeros((8, 64, 2)); v[:4, 27:29, 0] = 2.0; v[4:, 27:29, 0] = -2.0
+    >>> float(_reversals(v, np.ones(8, bool))[4])
+    4.0
+    >>> v[4:, 27:29, 0] = -1.0  # comes back at half the speed: a bounce, a push
+    >>> float(_reversals(v, np.ones(8, bool)).max())
+    0.0
     """
     n = vel.shape[0]
     grid = int(round(np.sqrt(vel.shape[1]))) if vel.ndim == 3 else 0
@@ -510,7 +526,10 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 1.2,
         across = (unit[t - 1] * unit[t]).sum(axis=1)
         a, b = vel[t - 1], vel[t]
         bounce = (a[:, 1] > 0) & (b[:, 1] < 0) & (np.abs(b[:, 1]) > np.abs(b[:, 0]))
-        hit = moving & brisk & (before > 0.8) & (after > 0.8) & (across < -0.7) & ~bounce
+        ratio = norm[t] / np.maximum(norm[t - 1], 1e-9)
+        alike = (ratio < same_speed) & (ratio > 1.0 / same_speed)
+        hit = (moving & brisk & alike & (before > steady) & (after > steady) & (across < opposite)
+               & ~bounce)
         if hit.sum() < 2:
             continue
         strength = np.minimum(norm[t - 1], norm[t]) / min_px * -across

@@ -75,12 +75,27 @@ def test_an_object_that_turns_back_at_full_speed_is_a_reversal():
     v = np.tile([3.0, 0.0], (12, 1))
     v[6:] *= -1  # retraces its path from frame 6
     score = _reversals(_object(12, v), np.ones(12, bool))
-    assert score.argmax() == 6 and score[6] == pytest.approx(2.5)
+    assert score.argmax() == 6 and score[6] == pytest.approx(6.0)  # 3 px / the 0.5-px floor
     assert np.delete(score, 6).max() == 0.0
 
 
+def test_a_slow_object_that_retraces_its_path_is_a_reversal():
+    v = np.tile([0.8, 0.3], (12, 1))  # under a pixel a frame, as an object diluted in a block
+    v[6:] *= -1
+    assert _reversals(_object(12, v), np.ones(12, bool)).argmax() == 6
+
+
+def test_a_turn_that_curves_or_comes_back_at_another_speed_is_no_reversal():
+    ang = np.radians(np.r_[[0.0] * 4, 45.0, 110.0, 180.0, [180.0] * 5])  # a car turning
+    curve = 3.0 * np.column_stack([np.cos(ang), np.sin(ang)])
+    assert _reversals(_object(12, curve), np.ones(12, bool)).max() == 0.0
+    push = np.tile([3.0, 0.0], (12, 1))
+    push[6:] *= -1.6  # hit back, faster: a push, a kick
+    assert _reversals(_object(12, push), np.ones(12, bool)).max() == 0.0
+
+
 def test_a_swing_that_slows_into_the_turn_is_no_reversal():
-    # a hand waving: fast, slower, turn, slower, fast (still well above the 1.2 px floor)
+    # a hand waving: fast, slower, turn, slower, fast (still well above the 0.5 px floor)
     speed = [8.0, 8.0, 8.0, 6.0, 2.5, -2.5, -6.0, -8.0, -8.0, -8.0]
     v = np.column_stack([speed, np.zeros(len(speed))])
     assert _reversals(_object(len(speed), v), np.ones(len(speed), bool)).max() == 0.0
