@@ -75,6 +75,7 @@ class FlickerDetector(Detector):
         self._means: list[np.ndarray] = []   # (luma, R-G, B-G) per frame
         self._signed: list[np.ndarray] = []  # per-block signed residual
         self._abs: list[np.ndarray] = []     # per-block absolute residual
+        self._bright: list[np.ndarray] = []  # per-block mean luma of the frame
 
     def update(self, frame: Frame) -> None:
         rgb = frame.rgb
@@ -86,10 +87,13 @@ class FlickerDetector(Detector):
             nan = np.full((MOTION_GRID, MOTION_GRID), np.nan)
             self._signed.append(nan)
             self._abs.append(nan)
+            self._bright.append(nan)
         else:
             signed, absd, _ = motion.residual
             self._signed.append(signed.astype(np.float32))
             self._abs.append(absd.astype(np.float32))
+            self._bright.append(cv2.resize(motion.cur, (MOTION_GRID, MOTION_GRID),
+                                           interpolation=cv2.INTER_AREA).astype(np.float32))
 
     def finish(self, times_s: np.ndarray) -> DetectorResult:
         cfg = self.config
@@ -116,6 +120,13 @@ class FlickerDetector(Detector):
 
         # boiling: a block's detail re-invented every frame, far above its usual residual
         absd = np.asarray(self._abs, dtype=np.float64).reshape(n, -1)
+        # ... less what the frame's own change of brightness explains: a fade or an
+        # exposure change scales every block's luma alike, so each block's residual is
+        # that rate times its brightness (boiling in one area leaves the rate near 0)
+        bright = np.asarray(self._bright, dtype=np.float64).reshape(n, -1)
+        with np.errstate(all="ignore"):
+            rate = quiet_nan(np.nanmedian, signed / np.maximum(bright, 8.0), axis=1, keepdims=True)
+        absd = absd - np.abs(np.nan_to_num(rate, nan=0.0) * bright)
         excess = absd - quiet_nan(np.nanmedian, absd, axis=0, keepdims=True)
         boil = np.nan_to_num(excess, nan=0.0).max(axis=1, initial=0.0).clip(0)
         boil_score = boil / max(4 * floor, cfg.z_threshold * mad(boil))
