@@ -134,14 +134,7 @@ class Frame:
         ``max_side_px`` asks for it smaller (never larger), straight from the decoded
         frame.  Falls back to the analysis-size frame when no decoded source is attached.
         """
-        if self._source is None or self._face_size is None:
-            return self.rgb
-        w, h = self._face_size
-        if max_side_px is not None and max(w, h) > max_side_px:
-            w, h = _fit(w, h, max_side_px)
-        img = self._scale(w, h, "rgb24")
-        # rows may be padded: dlib wants a C-contiguous image
-        return np.ascontiguousarray(_rotate(img, self._rotation))
+        return self.rgb if self._source is None else self._face(max_side_px, "rgb24")
 
     def face_gray(self, max_side_px: int | None = None) -> np.ndarray:
         """Return the frame's luma at the face-detection size, upright, uint8 (H, W).
@@ -150,13 +143,17 @@ class Frame:
         cost, and all that face detection and landmarks need.  Falls back to
         :attr:`gray` when no decoded source is attached.
         """
-        if self._source is None or self._face_size is None:
-            return self.gray
+        return self.gray if self._source is None else self._face(max_side_px, "gray")
+
+    def _face(self, max_side_px: int | None, fmt: str) -> np.ndarray:
+        """The decoded frame at the face size (at most ``max_side_px``), upright, in ``fmt``."""
+        if self._face_size is None:
+            return self.rgb if fmt == "rgb24" else self.gray
         w, h = self._face_size
         if max_side_px is not None and max(w, h) > max_side_px:
             w, h = _fit(w, h, max_side_px)
-        img = self._scale(w, h, "gray")
-        return np.ascontiguousarray(_rotate(img, self._rotation))
+        # rows may be padded: dlib wants a C-contiguous image
+        return np.ascontiguousarray(_rotate(self._scale(w, h, fmt), self._rotation))
 
     def _scale(self, width: int, height: int, fmt: str) -> np.ndarray:
         if self._scaler is None:
