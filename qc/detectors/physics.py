@@ -329,33 +329,35 @@ def _reappearance(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray) -> floa
     for j in 1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:3]:
         x0, y0, bw, bh, area = (int(v) for v in stats[j])
         if area >= _MIN_AREA * w * h and bw <= 0.4 * w and bh <= 0.4 * h:
-            blobs.append(_Blob(x0, y0, bw, bh, camera, p, c))
+            blobs.append(_Blob(x0, y0, bw, bh, camera, p, c, min_dist))
     # matching is the cost: each blob's new content is looked for first, and the rest
     # only for a pair whose geometry already fits
     best = 0.0
     for b in blobs:                                   # appeared at B ...
-        came = b.came(min_dist)
+        came = b.came()
         if came[0] < max(_MATCH, best) or came[1] >= _HERE:
             continue
         for a in blobs:                               # ... having vanished from A
             tol = max(6.0 * k, 0.5 * max(a.size, b.size))
             if a is b or np.linalg.norm(b.centre + came[2] - a.centre) > tol:
                 continue
-            went = a.went(min_dist)
+            went = a.went()
             if (went[0] < _MATCH or went[1] >= _HERE
                     or np.linalg.norm(a.centre + went[2] - b.centre) > tol):
                 continue
-            if came[0] - b.twin_new(min_dist) >= _UNIQUE and went[0] - a.twin_old(min_dist) >= _UNIQUE:
+            if came[0] - b.twin_new() >= _UNIQUE and went[0] - a.twin_old() >= _UNIQUE:
                 best = max(best, min(came[0], went[0]))
     return best
 
 
 class _Blob:
-    """One blob of change between two frames; its matches are made on demand, once."""
+    """One blob of change between two frames; its matches (at least ``min_dist`` away)
+    are made on demand, once."""
 
     def __init__(self, x0: int, y0: int, bw: int, bh: int, camera: np.ndarray,
-                 old: np.ndarray, new: np.ndarray) -> None:
+                 old: np.ndarray, new: np.ndarray, min_dist: float) -> None:
         self.x0, self.y0 = x0, y0
+        self.min_dist = min_dist
         self.centre = np.array([x0 + bw / 2, y0 + bh / 2])
         self.size = max(bw, bh)
         self.camera = camera
@@ -365,27 +367,27 @@ class _Blob:
         self._came: tuple[float, float, np.ndarray] | None = None
         self._went: tuple[float, float, np.ndarray] | None = None
 
-    def came(self, min_dist: float) -> tuple[float, float, np.ndarray]:
+    def came(self) -> tuple[float, float, np.ndarray]:
         """Its new content, in the old frame."""
         if self._came is None:
             at = (int(round(self.x0 - self.camera[0])), int(round(self.y0 - self.camera[1])))
-            self._came = _match_far(self.new_patch, self.old, at, min_dist)
+            self._came = _match_far(self.new_patch, self.old, at, self.min_dist)
         return self._came
 
-    def went(self, min_dist: float) -> tuple[float, float, np.ndarray]:
+    def went(self) -> tuple[float, float, np.ndarray]:
         """Its old content, in the new frame."""
         if self._went is None:
             at = (int(round(self.x0 + self.camera[0])), int(round(self.y0 + self.camera[1])))
-            self._went = _match_far(self.old_patch, self.new, at, min_dist)
+            self._went = _match_far(self.old_patch, self.new, at, self.min_dist)
         return self._went
 
-    def twin_new(self, min_dist: float) -> float:
+    def twin_new(self) -> float:
         """How well its new content matches elsewhere in the new frame."""
-        return _match_far(self.new_patch, self.new, (self.x0, self.y0), min_dist)[0]
+        return _match_far(self.new_patch, self.new, (self.x0, self.y0), self.min_dist)[0]
 
-    def twin_old(self, min_dist: float) -> float:
+    def twin_old(self) -> float:
         """How well its old content matches elsewhere in the old frame."""
-        return _match_far(self.old_patch, self.old, (self.x0, self.y0), min_dist)[0]
+        return _match_far(self.old_patch, self.old, (self.x0, self.y0), self.min_dist)[0]
 
 
 def _cadence(still: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

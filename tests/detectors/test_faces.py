@@ -79,3 +79,27 @@ def test_the_detector_flags_sustained_jitter_and_not_one_snap():
     vel[20, 0] += 0.05
     vel[21, 0] -= 0.05
     assert _jitter_events(vel) == []
+
+
+def test_a_swapped_face_is_encoded_where_it_starts_and_ends_not_in_between():
+    from qc.config import FacesConfig
+    from qc.detectors.faces import _RIGID, FacesDetector, _Track
+
+    rng = np.random.default_rng(2)
+    base = rng.normal(0, 1, (len(_RIGID), 2))
+    other = base + rng.normal(0, 0.15, base.shape)  # another person's geometry
+    det = FacesDetector(FacesConfig())
+    tr = _Track(box=(0, 0, 10, 10), last_idx=0)
+    encoded = []
+    for k in range(56):
+        shape = (other if 20 <= k < 40 else base) + rng.normal(0, 0.002, base.shape)
+        tr.seen.append((3 * k, 0.125 * k))
+        tr.shapes.append(shape)
+        if det._wants_encoding(tr):  # what update() does with an encoding
+            encoded.append(k)
+            tr.encodings.append((3 * k, np.zeros(128)))
+            tr.encoded_at = k
+            tr.encoded_shape = shape
+    assert encoded[:3] == [0, 4, 8]               # the track's typical face
+    assert 20 in encoded and 40 in encoded        # the swap starts, and ends
+    assert not [k for k in encoded if 21 <= k < 36 or 41 <= k < 56]  # not at every look after
