@@ -6,23 +6,31 @@ shares with this process; the result (signals and events, a few hundred KB at mo
 comes back here and is stored by the one writer.  A take whose worker is lost is run
 again on another one by the scheduler; a take that still fails becomes an error take,
 and the scan goes on.
+
+A take's own analysis stops itself at the time limit (``scan.take_timeout_s``) between
+frames; one stuck inside a frame (a decoder that never returns) cannot.  Every
+:data:`WATCH_S` this process asks the workers what they are running: a take still
+running past the limit and its grace becomes an error take here, its task is cancelled
+and its worker restarted by its nanny (the only way to stop a thread stuck in native
+code), and the scan goes on.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from qc.config import Config
 from qc.errors import SchedulerError, one_line
-from qc.scan import TakeAnalysis
+from qc.scan import TakeAnalysis, timeout_reason
 
 if TYPE_CHECKING:
     from qc.batch import ScanProgress, TakeRef, _Facts
 
-__all__ = ["scan_on_cluster", "CONNECT_TIMEOUT_S", "TASK_RETRIES"]
+__all__ = ["scan_on_cluster", "CONNECT_TIMEOUT_S", "TASK_RETRIES", "WATCH_S"]
 
 log = logging.getLogger("qc")
 
@@ -30,6 +38,57 @@ log = logging.getLogger("qc")
 CONNECT_TIMEOUT_S = 30
 #: a task that raises is run again this many times (a lost worker is always rerun)
 TASK_RETRIES = 2
+#: how often the workers are asked which takes they are running (seconds)
+WATCH_S = 5.0
+#: how often the finished takes are collected (seconds)
+_POLL_S = 0.1
+
+
+def _executing(dask_worker: Any) -> list[str]:
+    """The keys of the tasks a worker is running now (run on each worker by the client)."""
+    return [str(ts.key) for ts in dask_worker.state.executing]
+
+
+class _Watch:
+    """When each running take started, as seen by asking the workers now and then."""
+
+    def __init__(self, client: Any, limit_s: float) -> None:
+        from qc.workers import Limits
+
+        self.client = client
+        self.limit_s = limit_s
+        self.after_s = limit_s + Limits(timeout_s=limit_s).grace_s
+        self.every_s = min(WATCH_S, max(0.5, limit_s / 2))
+        self.started: dict[str, float] = {}
+        self.next_s = time.monotonic()
+
+    def overrun(self) -> list[tuple[str, str]]:
+        """``(key, worker)`` of the takes running past the limit (none between looks)."""
+        now = time.monotonic()
+        if not self.limit_s or now < self.next_s:
+            return []
+        self.next_s = now + self.every_s
+        try:
+            running = self.client.run(_executing, on_error="ignore",
+                                      callback_timeout=4 * self.every_s)
+        except Exception:  # a worker too busy to answer is asked again next time
+            log.debug("the workers did not say what they run", exc_info=True)
+            return []
+        out = []
+        for worker, keys in running.items():
+            for key in keys:
+                t0 = self.started.setdefault(key, now)
+                if now - t0 > self.after_s:
+                    out.append((key, worker))
+        return out
+
+    def stop(self, worker: str) -> None:
+        """Restart ``worker`` (a nanny's), to free it from a take stuck in native code."""
+        try:
+            self.client.restart_workers([worker], timeout=max(30.0, 4 * self.every_s),
+                                        raise_for_error=False)
+        except Exception:  # no nanny: the task was cancelled, the thread runs on
+            log.debug("could not restart %s", worker, exc_info=True)
 
 
 def scan_on_cluster(
@@ -71,7 +130,25 @@ def scan_on_cluster(
             fut = client.submit(_analyse, str(ref.file.resolve()), config, pure=False,
                                 retries=TASK_RETRIES, key=f"qc-scan-{ref.path}-{uuid.uuid4().hex}")
             futures[fut] = (ref, facts)
-        for fut in as_completed(list(futures), loop=client.loop):
+        by_key = {fut.key: fut for fut in futures}
+        watch = _Watch(client, config.scan.take_timeout_s)
+        done = as_completed(list(futures), loop=client.loop)
+        while futures:
+            for key, worker in watch.overrun():
+                fut = by_key.get(key)
+                if fut is None or fut not in futures:
+                    continue
+                ref, facts = futures.pop(fut)
+                log.debug("%s: still running on %s after the time limit", ref.path, worker)
+                save(ref, facts, TakeAnalysis(status="error", error=timeout_reason(watch.limit_s)))
+                fut.cancel()
+                watch.stop(worker)
+            if not done.has_ready():
+                time.sleep(_POLL_S)
+                continue
+            fut = next(done)
+            if fut not in futures:  # stopped at the time limit, cancelled
+                continue
             ref, facts = futures.pop(fut)
             try:
                 result = fut.result()

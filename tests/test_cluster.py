@@ -126,3 +126,61 @@ def test_a_scheduler_without_workers_is_a_one_line_error(tmp_path: Path):
                            capture_output=True, text=True, timeout=TIMEOUT_S)
     assert r.returncode == 1, r.stderr
     assert "has no workers" in r.stderr and "Traceback" not in r.stderr
+
+
+def _hang_on_stuck_takes() -> None:
+    """Run on each worker: a take named ``stuck*`` never finishes (a decoder that never
+    returns from native code, as far as the scan can tell)."""
+    import time
+
+    import qc.batch
+
+    real = qc.batch._analyse
+
+    def analyse(file, config):
+        if Path(file).name.startswith("stuck"):
+            while True:
+                time.sleep(0.5)
+        return real(file, config)
+
+    analyse.real = real  # type: ignore[attr-defined]
+    qc.batch._analyse = analyse
+
+
+def _unhang() -> None:
+    import qc.batch
+
+    qc.batch._analyse = getattr(qc.batch._analyse, "real", qc.batch._analyse)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_a_take_stuck_on_a_worker_is_stopped_and_the_scan_goes_on(cluster, tmp_path: Path):
+    import distributed
+
+    root = tmp_path / "takes"
+    root.mkdir()
+    for name, kind in (("a.mp4", "clean"), ("stuck.mp4", "flash"), ("z.mp4", "short")):
+        (root / name).write_bytes((FIXTURES / kind / f"{kind}_0.mp4").read_bytes())
+    report = tmp_path / "report.json"
+    with distributed.Client(cluster) as client:
+        client.run(_hang_on_stuck_takes)
+        try:
+            r = subprocess.run(
+                [sys.executable, "-c",
+                 "import qc.cluster as c; c.WATCH_S = 0.5; from qc.cli import main; "
+                 f"raise SystemExit(main(['scan', {str(root)!r}, '--scheduler', "
+                 f"{cluster.scheduler_address!r}, '--take-timeout', '2', '-q', "
+                 f"'--store', {str(tmp_path / 'qc.db')!r}, '--json', {str(report)!r}]))"],
+                capture_output=True, text=True, timeout=TIMEOUT_S)
+        finally:
+            client.run(_unhang)
+    assert r.returncode == 0, r.stderr
+    takes = {t["path"]: t for t in _takes(report)}
+    assert takes["stuck.mp4"]["status"] == "error"
+    assert "time limit of 2 s" in takes["stuck.mp4"]["error"]
+    assert takes["a.mp4"]["status"] == takes["z.mp4"]["status"] == "ok"
+    # the stuck worker was restarted: both workers take tasks again
+    with distributed.Client(cluster) as client:
+        client.wait_for_workers(2, timeout=60)
+        assert client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3
