@@ -484,7 +484,7 @@ def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 3.0
 
 def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
                keep: float = 0.6, same_speed: float = 1.3, steady: float = 0.9,
-               opposite: float = -0.9) -> np.ndarray:
+               opposite: float = -0.9, burst: float = 0.4) -> np.ndarray:
     """Per frame, the strongest abrupt reversal of an object's motion (0 where none).
 
     A reversal at ``t`` in a block: moving steadily (two frames in one direction, cosine
@@ -492,8 +492,10 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
     opposite directions (cosine below ``opposite``), at the same speed either side of
     the turn (within a factor ``same_speed``) and with no slowing down into it (natural
     back-and-forth motion decelerates: the speeds either side of the turn stay above
-    ``keep`` times those further out).  A neighbouring block must turn the same way (one
-    object, not flow noise).  Falling then rising (a bounce off the ground) is allowed.
+    ``keep`` times those further out) nor bursting into it (a one-frame burst of the
+    flow and back, as on a lattice that repeats: the speeds either side of the turn
+    stay below those further out divided by ``burst``).  A neighbouring block must turn
+    the same way (one object, not flow noise).  Falling then rising (a bounce off the ground) is allowed.
 
     Natural turns (a car, a skier, a strumming hand) curve, slow down or come back at
     another speed; an object whose time runs backwards retraces its path at once.  Held
@@ -523,6 +525,9 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
         if not moving.any():
             continue
         brisk = np.minimum(norm[t - 1], norm[t]) >= keep * np.maximum(norm[t - 2], norm[t + 1])
+        # ... nor bursting into it (the flow a period ahead on a repeating lattice for
+        # one frame, and back, is no motion that turned)
+        even = (burst * norm[t - 1] <= norm[t - 2]) & (burst * norm[t] <= norm[t + 1])
         before = (unit[t - 2] * unit[t - 1]).sum(axis=1)
         after = (unit[t] * unit[t + 1]).sum(axis=1)
         across = (unit[t - 1] * unit[t]).sum(axis=1)
@@ -530,8 +535,8 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
         bounce = (a[:, 1] > 0) & (b[:, 1] < 0) & (np.abs(b[:, 1]) > np.abs(b[:, 0]))
         ratio = norm[t] / np.maximum(norm[t - 1], 1e-9)
         alike = (ratio < same_speed) & (ratio > 1.0 / same_speed)
-        hit = (moving & brisk & alike & (before > steady) & (after > steady) & (across < opposite)
-               & ~bounce)
+        hit = (moving & brisk & even & alike & (before > steady) & (after > steady)
+               & (across < opposite) & ~bounce)
         if hit.sum() < 2:
             continue
         strength = np.minimum(norm[t - 1], norm[t]) / min_px * -across
