@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: bump when a detector changes what it measures: stored results of older versions are rescanned
-ANALYSIS_VERSION = 19
+ANALYSIS_VERSION = 20
 CONFIG_FILENAME = "qc.toml"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif")
 
@@ -139,7 +139,7 @@ class PhysicsConfig:
     #: histogram distance (0-1) above which two consecutive frames are a cut
     cut_threshold: float = field(default=0.5, metadata=_range(0.01, 1))
     #: a stretch of identical frames at least this long is a freeze
-    min_freeze_s: float = field(default=0.25, metadata=_range(0.01, 60))
+    min_freeze_s: float = field(default=0.2, metadata=_range(0.01, 60))
     #: the camera's motion at one frame departing this far (pixels a frame at a 256-px
     #: short side) from the frames either side, which agree, is a frame skip
     skip_px: float = field(default=6.0, metadata=_range(0.1, 1000))

@@ -240,3 +240,33 @@ def test_the_detector_reports_a_teleport_it_confirms(monkeypatch):
     result = det.finish(np.arange(n) / 24)
     jumps = [e for e in result.events if e.label == "jump"]
     assert [round(e.start_s * 24) for e in jumps] == [k]
+
+
+@pytest.mark.parametrize("held, found", [(5, True), (4, False)])
+def test_a_picture_held_a_fifth_of_a_second_is_a_freeze(held: int, found: bool):
+    """A panning take whose picture holds for ``held`` frames at 24 fps, then resumes:
+    five frames (0.21 s, a hitch a viewer sees) are frozen frames, four are not."""
+    from qc.config import PhysicsConfig
+    from qc.decode import Frame
+    from qc.detectors.physics import PhysicsDetector
+    from qc.motion import Motion
+
+    rng = np.random.default_rng(11)
+    bg, tex, disc = _scene(rng)
+    n, start = 36, 14
+    pos = [i if i < start else max(start, i - held) for i in range(n)]  # frames held
+    det = PhysicsDetector(PhysicsConfig())
+    prev = None
+    for i, p in enumerate(pos):
+        gray = np.roll(_put(bg, (tex, disc), 60 + 2 * p, 50), 3 * p, axis=1)
+        frame = Frame(i, i / 24, np.dstack([gray] * 3))
+        if prev is not None:
+            frame.motion = Motion(prev, gray, shrunk=True)
+        prev = gray
+        det.update(frame)
+    frozen = [e for e in det.finish(np.arange(n) / 24).events if e.label == "frozen frames"]
+    if found:
+        assert len(frozen) == 1
+        assert frozen[0].start_s <= start / 24 and frozen[0].end_s >= (start + held - 1) / 24
+    else:
+        assert not frozen
