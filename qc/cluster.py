@@ -74,13 +74,12 @@ class _Watch:
         except Exception:  # a worker too busy to answer is asked again next time
             log.debug("the workers did not say what they run", exc_info=True)
             return []
-        out = []
-        for worker, keys in running.items():
-            for key in keys:
-                t0 = self.started.setdefault(key, now)
-                if now - t0 > self.after_s:
-                    out.append((key, worker))
-        return out
+        # a take is timed from the first look that finds it running; the takes no longer
+        # running are forgotten
+        started = {key: self.started.get(key, now) for keys in running.values() for key in keys}
+        self.started = started
+        return [(key, worker) for worker, keys in running.items() for key in keys
+                if now - started[key] > self.after_s]
 
     def stop(self, worker: str) -> None:
         """Restart ``worker`` (a nanny's), to free it from a take stuck in native code."""

@@ -164,6 +164,7 @@ def test_a_take_stuck_on_a_worker_is_stopped_and_the_scan_goes_on(cluster, tmp_p
         (root / name).write_bytes((FIXTURES / kind / f"{kind}_0.mp4").read_bytes())
     report = tmp_path / "report.json"
     with distributed.Client(cluster) as client:
+        before = set(client.scheduler_info()["workers"])
         client.run(_hang_on_stuck_takes)
         try:
             r = subprocess.run(
@@ -180,7 +181,10 @@ def test_a_take_stuck_on_a_worker_is_stopped_and_the_scan_goes_on(cluster, tmp_p
     assert takes["stuck.mp4"]["status"] == "error"
     assert "time limit of 2 s" in takes["stuck.mp4"]["error"]
     assert takes["a.mp4"]["status"] == takes["z.mp4"]["status"] == "ok"
-    # the stuck worker was restarted: both workers take tasks again
+    # the stuck worker was restarted by its nanny (a new worker process, a new address),
+    # the other left alone, and both take tasks again
     with distributed.Client(cluster) as client:
         client.wait_for_workers(2, timeout=60)
+        after = set(client.scheduler_info()["workers"])
+        assert len(after - before) == 1 and len(before & after) == 1
         assert client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3

@@ -495,7 +495,8 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
     ``keep`` times those further out) nor bursting into it (a one-frame burst of the
     flow and back, as on a lattice that repeats: the speeds either side of the turn
     stay below those further out divided by ``burst``).  A neighbouring block must turn
-    the same way (one object, not flow noise).  Falling then rising (a bounce off the ground) is allowed.
+    the same way (one object, not flow noise).  Falling then rising (a bounce off the
+    ground) is allowed.
 
     Natural turns (a car, a skier, a strumming hand) curve, slow down or come back at
     another speed; an object whose time runs backwards retraces its path at once.  Held
