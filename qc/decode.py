@@ -25,7 +25,8 @@ from av.video.reformatter import VideoReformatter
 from qc.config import DecodeConfig
 from qc.errors import DecodeError
 
-__all__ = ["Frame", "MediaInfo", "Scaler", "VideoReader", "MIN_FRAMES", "read_error"]
+__all__ = ["Frame", "MediaInfo", "Scaler", "VideoReader", "MIN_FRAMES", "fit_size", "read_error",
+           "rotate"]
 
 log = logging.getLogger("qc")
 
@@ -151,9 +152,9 @@ class Frame:
             return self.rgb if fmt == "rgb24" else self.gray
         w, h = self._face_size
         if max_side_px is not None and max(w, h) > max_side_px:
-            w, h = _fit(w, h, max_side_px)
+            w, h = fit_size(w, h, max_side_px)
         # rows may be padded: dlib wants a C-contiguous image
-        return np.ascontiguousarray(_rotate(self._scale(w, h, fmt), self._rotation))
+        return rotate(self._scale(w, h, fmt), self._rotation)
 
     def _scale(self, width: int, height: int, fmt: str) -> np.ndarray:
         if self._scaler is None:
@@ -165,12 +166,14 @@ class Frame:
         self._source = None
 
 
-def _rotate(img: np.ndarray, rotation: int) -> np.ndarray:
+def rotate(img: np.ndarray, rotation: int) -> np.ndarray:
+    """``img`` turned upright for a stream's display rotation (degrees, multiples of 90),
+    as a contiguous array."""
     k = (rotation // 90) % 4
-    return np.ascontiguousarray(np.rot90(img, k=k)) if k else img
+    return np.ascontiguousarray(np.rot90(img, k=k) if k else img)
 
 
-def _fit(width: int, height: int, max_side: int) -> tuple[int, int]:
+def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     """Scale (width, height) so the longer side is at most ``max_side``; keep it even."""
     scale = min(1.0, max_side / max(width, height))
     w = max(2, int(round(width * scale / 2)) * 2)
@@ -351,8 +354,8 @@ class VideoReader:
                     sar = self._stream.sample_aspect_ratio
                     disp_w = src.width * (float(sar) if sar else 1.0)
                     width, height = int(round(disp_w)), src.height
-                    size = _fit(width, height, cfg.analysis_size_px)
-                    face_size = _fit(width, height, cfg.face_size_px)
+                    size = fit_size(width, height, cfg.analysis_size_px)
+                    face_size = fit_size(width, height, cfg.face_size_px)
                 t = src.time
                 if t is None:
                     rate = self._stream.average_rate or self._stream.guessed_rate or 25
@@ -372,7 +375,7 @@ class VideoReader:
                 last_kept = t_s
                 rgb = scale(src, size[0], size[1], "rgb24")
                 frame = Frame(
-                    n, t_s, np.ascontiguousarray(_rotate(rgb, rotation)),
+                    n, t_s, rotate(rgb, rotation),
                     source=src, rotation=rotation, face_size=face_size, scaler=face_scaler,
                 )
                 if prev is not None and self.release_sources:

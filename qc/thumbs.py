@@ -22,7 +22,7 @@ import av
 import cv2
 import numpy as np
 
-from qc.decode import Scaler, read_error
+from qc.decode import Scaler, fit_size, read_error, rotate
 from qc.errors import DecodeError
 from qc.report import write_atomic
 
@@ -44,11 +44,6 @@ THUMB_PX = 160
 FRAME_PX = 240
 FACE_PX = 112
 _NO_FACE = b""  # an empty cache file: "looked, no face here"
-
-
-def _fit(width: int, height: int, max_side: int) -> tuple[int, int]:
-    scale = min(1.0, max_side / max(width, height))
-    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
 
 
 def grab_frames(path: Path | str, times_s: Sequence[float], *, max_side: int = FRAME_PX) -> list[np.ndarray]:
@@ -91,9 +86,7 @@ def grab_frames(path: Path | str, times_s: Sequence[float], *, max_side: int = F
             scale = Scaler()
 
             def to_rgb(src: Any) -> np.ndarray:
-                img = scale(src, size[0], size[1], "rgb24")
-                q = (rotation // 90) % 4
-                return np.ascontiguousarray(np.rot90(img, k=q) if q else img)
+                return rotate(scale(src, size[0], size[1], "rgb24"), rotation)
 
             frames = iter(container.decode(stream))
             n = 0
@@ -107,8 +100,8 @@ def grab_frames(path: Path | str, times_s: Sequence[float], *, max_side: int = F
                     t0 = float(t)
                     rotation = int(round(getattr(src, "rotation", 0) or 0))
                     sar = stream.sample_aspect_ratio
-                    size = _fit(int(round(src.width * (float(sar) if sar else 1.0))), src.height,
-                                max_side)
+                    width = int(round(src.width * (float(sar) if sar else 1.0)))
+                    size = fit_size(width, src.height, max_side)
                 rel = float(t) - t0
                 while k < len(order) and rel >= times_s[order[k]] - 1e-6:
                     want = times_s[order[k]]
