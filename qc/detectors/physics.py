@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import ClassVar
 
 import cv2
@@ -334,25 +335,25 @@ def _reappearance(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray) -> floa
     # only for a pair whose geometry already fits
     best = 0.0
     for b in blobs:                                   # appeared at B ...
-        came = b.came()
+        came = b.came
         if came[0] < max(_MATCH, best) or came[1] >= _HERE:
             continue
         for a in blobs:                               # ... having vanished from A
             tol = max(6.0 * k, 0.5 * max(a.size, b.size))
             if a is b or np.linalg.norm(b.centre + came[2] - a.centre) > tol:
                 continue
-            went = a.went()
+            went = a.went
             if (went[0] < _MATCH or went[1] >= _HERE
                     or np.linalg.norm(a.centre + went[2] - b.centre) > tol):
                 continue
-            if came[0] - b.twin_new() >= _UNIQUE and went[0] - a.twin_old() >= _UNIQUE:
+            if came[0] - b.twin_new >= _UNIQUE and went[0] - a.twin_old >= _UNIQUE:
                 best = max(best, min(came[0], went[0]))
     return best
 
 
 class _Blob:
     """One blob of change between two frames; its matches (at least ``min_dist`` away)
-    are made on demand, once."""
+    are made on demand, once each."""
 
     def __init__(self, x0: int, y0: int, bw: int, bh: int, camera: np.ndarray,
                  old: np.ndarray, new: np.ndarray, min_dist: float) -> None:
@@ -364,27 +365,27 @@ class _Blob:
         self.old, self.new = old, new
         self.old_patch = np.ascontiguousarray(old[y0:y0 + bh, x0:x0 + bw])
         self.new_patch = np.ascontiguousarray(new[y0:y0 + bh, x0:x0 + bw])
-        self._came: tuple[float, float, np.ndarray] | None = None
-        self._went: tuple[float, float, np.ndarray] | None = None
 
+    def _moved(self, sign: int) -> tuple[int, int]:
+        return (int(round(self.x0 + sign * self.camera[0])),
+                int(round(self.y0 + sign * self.camera[1])))
+
+    @cached_property
     def came(self) -> tuple[float, float, np.ndarray]:
         """Its new content, in the old frame."""
-        if self._came is None:
-            at = (int(round(self.x0 - self.camera[0])), int(round(self.y0 - self.camera[1])))
-            self._came = _match_far(self.new_patch, self.old, at, self.min_dist)
-        return self._came
+        return _match_far(self.new_patch, self.old, self._moved(-1), self.min_dist)
 
+    @cached_property
     def went(self) -> tuple[float, float, np.ndarray]:
         """Its old content, in the new frame."""
-        if self._went is None:
-            at = (int(round(self.x0 + self.camera[0])), int(round(self.y0 + self.camera[1])))
-            self._went = _match_far(self.old_patch, self.new, at, self.min_dist)
-        return self._went
+        return _match_far(self.old_patch, self.new, self._moved(+1), self.min_dist)
 
+    @cached_property
     def twin_new(self) -> float:
         """How well its new content matches elsewhere in the new frame."""
         return _match_far(self.new_patch, self.new, (self.x0, self.y0), self.min_dist)[0]
 
+    @cached_property
     def twin_old(self) -> float:
         """How well its old content matches elsewhere in the old frame."""
         return _match_far(self.old_patch, self.old, (self.x0, self.y0), self.min_dist)[0]
