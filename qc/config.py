@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: bump when a detector changes what it measures: stored results of older versions are rescanned
-ANALYSIS_VERSION = 20
+ANALYSIS_VERSION = 22
 CONFIG_FILENAME = "qc.toml"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif")
 
@@ -86,6 +86,16 @@ class FlickerConfig:
     z_threshold: float = field(default=6.0, metadata=_range(1, 100))
     #: residual (in 8-bit luma levels) that is visible whatever the take's noise
     min_luma_levels: float = field(default=3.0, metadata=_range(0, 255))
+    #: boiling: a block's re-invented detail (mean absolute residual above its usual, in
+    #: 8-bit luma levels) that is visible whatever the take's noise
+    boil_min_levels: float = field(default=10.0, metadata=_range(0, 255))
+    #: flicker and boiling stay put: a block moving against the camera faster than this
+    #: (pixels a frame at the flow size, 256 px) is motion the flow did not follow (a
+    #: fast ball), not a region flickering or boiling
+    max_motion_px: float = field(default=2.0, metadata=_range(0, 1000))
+    #: boiling is detail, as much brighter as darker: a block whose mean signed residual
+    #: is more than this fraction of its mean absolute one is an edge or a light change
+    boil_max_sign: float = field(default=0.5, metadata=_range(0, 1))
 
 
 @dataclass(frozen=True)

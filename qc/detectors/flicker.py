@@ -76,6 +76,7 @@ class FlickerDetector(Detector):
         self._signed: list[np.ndarray] = []  # per-block signed residual
         self._abs: list[np.ndarray] = []     # per-block absolute residual
         self._bright: list[np.ndarray] = []  # per-block mean luma of the frame
+        self._moving: list[np.ndarray] = []  # per-block speed against the camera (px/frame)
 
     def update(self, frame: Frame) -> None:
         rgb = frame.rgb
@@ -88,12 +89,14 @@ class FlickerDetector(Detector):
             self._signed.append(nan)
             self._abs.append(nan)
             self._bright.append(nan)
+            self._moving.append(nan)
         else:
             signed, absd, _ = motion.residual
             self._signed.append(signed.astype(np.float32))
             self._abs.append(absd.astype(np.float32))
             self._bright.append(cv2.resize(motion.cur, (MOTION_GRID, MOTION_GRID),
                                            interpolation=cv2.INTER_AREA).astype(np.float32))
+            self._moving.append(np.hypot(*np.moveaxis(motion.block_flow, -1, 0)).astype(np.float32))
 
     def finish(self, times_s: np.ndarray) -> DetectorResult:
         cfg = self.config
@@ -113,7 +116,12 @@ class FlickerDetector(Detector):
         # frame's) that reverses, again and again
         signed = np.asarray(self._signed, dtype=np.float64).reshape(n, -1)
         local = signed - quiet_nan(np.nanmedian, signed, axis=1, keepdims=True) if n else signed
-        brev = _reversal(local)
+        # ... in a block that stays put on both frames of the reversal: a block moving
+        # against the camera holds motion the flow did not follow (a fast ball)
+        moving = np.asarray(self._moving, dtype=np.float64).reshape(n, -1)
+        still = np.nan_to_num(moving, nan=np.inf) <= cfg.max_motion_px
+        still[:-1] &= still[1:]
+        brev = np.where(still, _reversal(local), 0.0)
         per_block = brev / max(2 * floor, cfg.z_threshold * mad(brev[brev > 0]) if (brev > 0).any() else 0)
         window = max(2, int(round(0.25 * fps_of(times_s))))
         region_score = _repeated(per_block, window=window).max(axis=1, initial=0.0)
@@ -128,8 +136,14 @@ class FlickerDetector(Detector):
             rate = quiet_nan(np.nanmedian, signed / np.maximum(bright, 8.0), axis=1, keepdims=True)
         absd = absd - np.abs(np.nan_to_num(rate, nan=0.0) * bright)
         excess = absd - quiet_nan(np.nanmedian, absd, axis=0, keepdims=True)
-        boil = np.nan_to_num(excess, nan=0.0).max(axis=1, initial=0.0).clip(0)
-        boil_score = boil / max(4 * floor, cfg.z_threshold * mad(boil))
+        # ... where the content stays put: a block that moves against the camera (a fast
+        # ball the flow cannot follow) or whose residual is mostly of one sign (an edge
+        # or a brightness change, not detail re-invented) is not boiling
+        with np.errstate(all="ignore"):
+            one_sign = np.abs(signed) > cfg.boil_max_sign * np.asarray(self._abs).reshape(n, -1)
+        put = (np.nan_to_num(moving, nan=np.inf) <= cfg.max_motion_px) & ~one_sign
+        boil = np.where(put, np.nan_to_num(excess, nan=0.0), 0.0).max(axis=1, initial=0.0).clip(0)
+        boil_score = boil / max(cfg.boil_min_levels, cfg.z_threshold * mad(boil))
 
         events: list[Event] = []
         for score, label in (

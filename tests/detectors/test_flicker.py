@@ -9,6 +9,7 @@ from qc.config import FlickerConfig
 from qc.decode import Frame
 from qc.detectors.flicker import FlickerDetector
 from qc.motion import Motion
+from qc.synth import render_take
 
 N = 36
 
@@ -50,3 +51,33 @@ def test_detail_reinvented_in_one_area_is_boiling():
         frames.append(np.clip(img, 0, 255).astype(np.uint8))
     boils = [e for e in _run(frames) if e.label == "texture boiling"]
     assert boils and all(0.5 <= e.start_s and e.end_s <= 1.1 for e in boils)
+
+
+def test_a_light_coming_up_in_one_area_is_no_boiling():
+    # a lamp brightening one area by 16 levels a frame for 8 frames: a residual of one
+    # sign, a change of light, not detail re-invented
+    rng = np.random.default_rng(10)
+    scene = _scene(rng)
+    lamp = np.zeros_like(scene)
+    lamp[40:100, 90:180] = 1.0
+    lamp = cv2.GaussianBlur(lamp, (0, 0), 4)
+    frames = []
+    for i in range(N):
+        level = 16.0 * float(np.clip(i - 12, 0, 8))
+        img = scene * 0.6 + lamp * level + rng.normal(0, 1.0, scene.shape)
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+    assert not [e for e in _run(frames) if e.label == "texture boiling"]
+
+
+def test_bouncing_balls_of_the_generator_are_neither_boiling_nor_flicker():
+    # a ball the flow cannot follow as it falls leaves a residual that moves against the
+    # camera: 4 of these 20 bounces had a boiling or regional-flicker event before that
+    # was taken into account (7 of the first 40), 2 have one now (seeds 1 and 16: the
+    # flow misses the ball altogether, so its block hardly moves against the camera)
+    flagged = []
+    for seed in range(20):
+        frames, _ = render_take("bounce", seed=seed)
+        events = _run([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
+        if any(e.label in ("texture boiling", "regional flicker") for e in events):
+            flagged.append(seed)
+    assert len(flagged) <= 2, flagged
