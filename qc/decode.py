@@ -25,8 +25,8 @@ from av.video.reformatter import VideoReformatter
 from qc.config import DecodeConfig
 from qc.errors import DecodeError
 
-__all__ = ["Frame", "MediaInfo", "Scaler", "VideoReader", "MIN_FRAMES", "fit_size", "read_error",
-           "rotate"]
+__all__ = ["Frame", "MediaInfo", "Scaler", "VideoReader", "MIN_FRAMES", "display_width", "fit_size",
+           "read_error", "rotate"]
 
 log = logging.getLogger("qc")
 
@@ -171,6 +171,13 @@ def rotate(img: np.ndarray, rotation: int) -> np.ndarray:
     as a contiguous array."""
     k = (rotation // 90) % 4
     return np.ascontiguousarray(np.rot90(img, k=k) if k else img)
+
+
+def display_width(stream: Any, src: Any) -> int:
+    """The width a frame is shown at: its stored width times the stream's sample (pixel)
+    aspect ratio, so that anamorphic video is analysed and shown undistorted."""
+    sar = stream.sample_aspect_ratio
+    return int(round(src.width * (float(sar) if sar else 1.0)))
 
 
 def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -351,9 +358,7 @@ class VideoReader:
                 self._check_pixels(src.width, src.height)  # the size can change mid-take
                 if size is None:
                     rotation = int(round(getattr(src, "rotation", 0) or 0))
-                    sar = self._stream.sample_aspect_ratio
-                    disp_w = src.width * (float(sar) if sar else 1.0)
-                    width, height = int(round(disp_w)), src.height
+                    width, height = display_width(self._stream, src), src.height
                     size = fit_size(width, height, cfg.analysis_size_px)
                     face_size = fit_size(width, height, cfg.face_size_px)
                 t = src.time

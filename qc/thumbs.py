@@ -22,7 +22,7 @@ import av
 import cv2
 import numpy as np
 
-from qc.decode import Scaler, fit_size, read_error, rotate
+from qc.decode import Scaler, display_width, fit_size, read_error, rotate
 from qc.errors import DecodeError
 from qc.report import write_atomic
 
@@ -99,9 +99,7 @@ def grab_frames(path: Path | str, times_s: Sequence[float], *, max_side: int = F
                 if t0 is None:
                     t0 = float(t)
                     rotation = int(round(getattr(src, "rotation", 0) or 0))
-                    sar = stream.sample_aspect_ratio
-                    width = int(round(src.width * (float(sar) if sar else 1.0)))
-                    size = fit_size(width, src.height, max_side)
+                    size = fit_size(display_width(stream, src), src.height, max_side)
                 rel = float(t) - t0
                 while k < len(order) and rel >= times_s[order[k]] - 1e-6:
                     want = times_s[order[k]]

@@ -81,3 +81,21 @@ def mp4_boxes(data: bytes) -> list[tuple[bytes, int, int]]:
             break
         at += size
     return out
+
+
+def anamorphic(path: Path, frames: np.ndarray, sar: tuple[int, int] = (2, 1)) -> Path:
+    """``frames`` stored with a non-square sample (pixel) aspect ratio: a player shows them
+    ``sar[0] / sar[1]`` times as wide as they are stored."""
+    from fractions import Fraction
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.codec_context.sample_aspect_ratio = Fraction(*sar)
+        for arr in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(arr),
+                                                                   format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return Path(path)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import moving_square, write_audio_only, write_video
+from odd_media import anamorphic
 from qc.config import DecodeConfig
 from qc.decode import VideoReader
 from qc.errors import DecodeError
@@ -34,6 +35,14 @@ def test_downscaled_in_decoder_keeps_aspect(tmp_path: Path):
     path = write_video(tmp_path / "big.mp4", moving_square(4, width=640, height=360))
     frames, _ = _read(path, analysis_size_px=160)
     assert frames[0][2] == (90, 160, 3)
+
+
+def test_anamorphic_pixels_are_analysed_at_the_display_shape(tmp_path: Path):
+    """Stored 64x48 with 2:1 pixels: shown, and analysed, as 128x48."""
+    path = anamorphic(tmp_path / "wide.mp4", moving_square(4, width=64, height=48))
+    frames, r = _read(path, analysis_size_px=64)
+    assert frames[0][2] == (24, 64, 3)
+    assert (r.info.width, r.info.height) == (128, 48)
 
 
 def test_variable_frame_rate_uses_real_timestamps(tmp_path: Path):
