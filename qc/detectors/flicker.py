@@ -104,8 +104,14 @@ class FlickerDetector(Detector):
         means = np.asarray(self._means).reshape(n, 3)
         floor = cfg.min_luma_levels
 
-        # global brightness pumping and flashes: a change that reverses at once
+        # global brightness pumping and flashes: a change that reverses at once ...
         rev = _reversal(_step(means[:, 0]))
+        # ... in the picture as a whole: the motion-compensated change of the typical block
+        # reverses with it.  Bright things moving into and out of view (a train's lit
+        # windows) move the mean brightness, not the typical block.
+        signed = np.asarray(self._signed, dtype=np.float64).reshape(n, -1)
+        typical = quiet_nan(np.nanmedian, signed, axis=1) if n else np.zeros(0)
+        rev = np.minimum(rev, _reversal(np.nan_to_num(typical, nan=0.0)))
         global_score = rev / max(floor, cfg.z_threshold * mad(rev))
 
         # colour flicker: white balance that jumps and comes back
@@ -114,7 +120,6 @@ class FlickerDetector(Detector):
 
         # regional flicker: a block's motion-compensated brightness change (minus the
         # frame's) that reverses, again and again
-        signed = np.asarray(self._signed, dtype=np.float64).reshape(n, -1)
         local = signed - quiet_nan(np.nanmedian, signed, axis=1, keepdims=True) if n else signed
         # ... in a block that stays put on both frames of the reversal: a block moving
         # against the camera holds motion the flow did not follow (a fast ball)

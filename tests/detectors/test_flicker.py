@@ -81,3 +81,31 @@ def test_bouncing_balls_of_the_generator_are_neither_boiling_nor_flicker():
         if any(e.label in ("texture boiling", "regional flicker") for e in events):
             flagged.append(seed)
     assert len(flagged) <= 2, flagged
+
+
+def test_lit_windows_passing_by_are_no_flash():
+    # two bright windows of a passing train cross a dark, still scene at 110 px a frame:
+    # the mean brightness rises and falls back at once, the picture itself does not
+    # flicker (the typical block's motion-compensated change stays near 0)
+    rng = np.random.default_rng(11)
+    scene = _scene(rng) * 0.4
+    window = np.clip(_scene(rng)[:50, :36] * 0.3 + 170, 0, 255)
+    frames = []
+    for i in range(N):
+        img = scene + rng.normal(0, 1.0, scene.shape)
+        x = 256 + 110 * (17 - i)
+        for w0 in (x, x + 140):
+            a, b = max(0, w0), min(256, w0 + 36)
+            if a < b:
+                img[40:90, a:b] = window[:, a - w0:b - w0]
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+    assert not [e for e in _run(frames) if e.label in ("flash", "brightness pumping")]
+
+
+def test_the_whole_picture_brightening_for_one_frame_is_a_flash():
+    rng = np.random.default_rng(12)
+    scene = _scene(rng)
+    frames = [np.clip(scene * (1.3 if i == 20 else 1.0) + rng.normal(0, 1.0, scene.shape), 0, 255)
+              .astype(np.uint8) for i in range(N)]
+    flashes = [e for e in _run(frames) if e.label == "flash"]
+    assert [round(e.start_s * 24) for e in flashes] == [20]
