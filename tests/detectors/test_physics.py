@@ -48,6 +48,15 @@ def test_a_burst_of_speed_is_a_spike_and_a_ramp_is_not():
     assert _speed_spikes(ramp, np.ones(ramp.size, bool)).max() < 2.0
 
 
+def test_a_burst_read_slower_for_one_frame_is_still_a_spike():
+    # the object crossing from one block into the next dilutes one frame's block speed
+    burst = np.array([1.5] * 8 + [9.0, 4.0, 9.0, 9.0] + [1.5] * 8)
+    assert _speed_spikes(burst, np.ones(burst.size, bool)).max() == pytest.approx(6.0)
+    # ... but flow glitching fast-slow-fast on a steady pan is no burst
+    zigzag = np.array([4.0] * 8 + [15.0, 4.1, 13.0] + [4.0] * 8)
+    assert _speed_spikes(zigzag, np.ones(zigzag.size, bool)).max() < 1.1
+
+
 def test_speed_next_to_repeated_frames_says_nothing():
     # stop-go motion of a take padded with repeated frames
     stutter = np.array([0.0, 0.0, 6.0, 7.0, 0.0, 0.0, 6.5, 7.0, 0.0, 0.0, 6.0, 6.0, 0.0, 0.0])
