@@ -124,29 +124,30 @@ class FlickerDetector(Detector):
         # ... in a block that stays put on both frames of the reversal: a block moving
         # against the camera holds motion the flow did not follow (a fast ball)
         moving = np.asarray(self._moving, dtype=np.float64).reshape(n, -1)
-        still = np.nan_to_num(moving, nan=np.inf) <= cfg.max_motion_px
-        still[:-1] &= still[1:]
+        stays = np.nan_to_num(moving, nan=np.inf) <= cfg.max_motion_px
+        still = stays.copy()
+        still[:-1] &= stays[1:]
         brev = np.where(still, _reversal(local), 0.0)
         per_block = brev / max(2 * floor, cfg.z_threshold * mad(brev[brev > 0]) if (brev > 0).any() else 0)
         window = max(2, int(round(0.25 * fps_of(times_s))))
         region_score = _repeated(per_block, window=window).max(axis=1, initial=0.0)
 
         # boiling: a block's detail re-invented every frame, far above its usual residual
-        absd = np.asarray(self._abs, dtype=np.float64).reshape(n, -1)
+        raw_abs = np.asarray(self._abs, dtype=np.float64).reshape(n, -1)
         # ... less what the frame's own change of brightness explains: a fade or an
         # exposure change scales every block's luma alike, so each block's residual is
         # that rate times its brightness (boiling in one area leaves the rate near 0)
         bright = np.asarray(self._bright, dtype=np.float64).reshape(n, -1)
         with np.errstate(all="ignore"):
             rate = quiet_nan(np.nanmedian, signed / np.maximum(bright, 8.0), axis=1, keepdims=True)
-        absd = absd - np.abs(np.nan_to_num(rate, nan=0.0) * bright)
+        absd = raw_abs - np.abs(np.nan_to_num(rate, nan=0.0) * bright)
         excess = absd - quiet_nan(np.nanmedian, absd, axis=0, keepdims=True)
         # ... where the content stays put: a block that moves against the camera (a fast
         # ball the flow cannot follow) or whose residual is mostly of one sign (an edge
         # or a brightness change, not detail re-invented) is not boiling
         with np.errstate(all="ignore"):
-            one_sign = np.abs(signed) > cfg.boil_max_sign * np.asarray(self._abs).reshape(n, -1)
-        put = (np.nan_to_num(moving, nan=np.inf) <= cfg.max_motion_px) & ~one_sign
+            one_sign = np.abs(signed) > cfg.boil_max_sign * raw_abs
+        put = stays & ~one_sign
         boil = np.where(put, np.nan_to_num(excess, nan=0.0), 0.0).max(axis=1, initial=0.0).clip(0)
         boil_score = boil / max(cfg.boil_min_levels, cfg.z_threshold * mad(boil))
 

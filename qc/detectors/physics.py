@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 from typing import ClassVar
 
@@ -475,11 +476,13 @@ def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 3.0
     n = speed.size
     out = np.zeros(n)
     for a in range(2, n - 2):
+        slowest, second = float(speed[a]), math.inf  # the two slowest frames of a..b
         for b in range(a + 1, min(a + max_frames, n - 2)):
             if not trusted[a - 2: b + 3].all():
                 break
-            seg = np.sort(speed[a: b + 1])
-            if seg[0] < min_px:
+            v = float(speed[b])
+            slowest, second = min(slowest, v), (min(second, v) if v >= slowest else slowest)
+            if slowest < min_px:
                 break
             edge = max(speed[a - 2: a].max(), speed[b + 1: b + 3].max())
             if edge < 0.5:
@@ -488,7 +491,7 @@ def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 3.0
             # crosses from one block into the next (a block's mean flow dilutes it): its
             # second-slowest frame counts while the slowest is still well above the frames
             # around (not a zigzag of flow glitches)
-            low = seg[1] if seg.size >= 3 and seg[0] >= 1.3 * edge else seg[0]
+            low = second if b - a >= 2 and slowest >= 1.3 * edge else slowest
             out[a: b + 1] = np.maximum(out[a: b + 1], low / edge)
     return out
 
