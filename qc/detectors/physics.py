@@ -498,7 +498,7 @@ def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 3.0
 
 def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
                keep: float = 0.6, same_speed: float = 1.3, steady: float = 0.9,
-               opposite: float = -0.9, burst: float = 0.4) -> np.ndarray:
+               opposite: float = -0.9, burst: float = 0.4, gravity: float = 0.5) -> np.ndarray:
     """Per frame, the strongest abrupt reversal of an object's motion (0 where none).
 
     A reversal at ``t`` in a block: moving steadily (two frames in one direction, cosine
@@ -509,8 +509,10 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
     ``keep`` times those further out) nor bursting into it (a one-frame burst of the
     flow and back, as on a lattice that repeats: the speeds either side of the turn
     stay below those further out divided by ``burst``).  A neighbouring block must turn
-    the same way (one object, not flow noise).  Falling then rising (a bounce off the
-    ground) is allowed.
+    the same way (one object, not flow noise).  Falling then rising is allowed where it
+    looks like a bounce off the ground: speeding up as it falls or slowing as it rises,
+    by at least ``gravity`` px a frame per frame over the two frames either side; a
+    thing that goes down and comes back up at an unchanged speed turned in mid-air.
 
     Natural turns (a car, a skier, a strumming hand) curve, slow down or come back at
     another speed; an object whose time runs backwards retraces its path at once.  Held
@@ -547,7 +549,9 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
         after = (unit[t] * unit[t + 1]).sum(axis=1)
         across = (unit[t - 1] * unit[t]).sum(axis=1)
         a, b = vel[t - 1], vel[t]
-        bounce = (a[:, 1] > 0) & (b[:, 1] < 0) & (np.abs(b[:, 1]) > np.abs(b[:, 0]))
+        pulled = ((norm[t - 1] - norm[max(t - 3, 0)] >= 2 * gravity)
+                  | (norm[t] - norm[min(t + 2, n - 1)] >= 2 * gravity))
+        bounce = (a[:, 1] > 0) & (b[:, 1] < 0) & (np.abs(b[:, 1]) > np.abs(b[:, 0])) & pulled
         ratio = norm[t] / np.maximum(norm[t - 1], 1e-9)
         alike = (ratio < same_speed) & (ratio > 1.0 / same_speed)
         hit = (moving & brisk & even & alike & (before > steady) & (after > steady)

@@ -125,9 +125,18 @@ def test_one_block_of_flow_noise_is_no_reversal():
 
 
 def test_a_ball_bouncing_off_the_ground_is_no_reversal():
-    v = np.tile([0.0, 4.0], (12, 1))  # falling (image y grows downwards)
-    v[6:] *= -1                       # then rising
+    # under gravity it speeds up as it falls and slows as it rises (1 px a frame per
+    # frame; image y grows downwards), even when it comes back at full speed
+    fall = np.arange(2.0, 8.0)
+    v = np.column_stack([np.zeros(12), np.r_[fall, -fall[::-1]]])
     assert _reversals(_object(12, v), np.ones(12, bool)).max() == 0.0
+
+
+def test_a_thing_that_goes_down_and_comes_straight_back_up_is_a_reversal():
+    # at an unchanged speed: no ground and no gravity, it turned in mid-air
+    v = np.tile([0.0, 4.0], (12, 1))
+    v[6:] *= -1
+    assert _reversals(_object(12, v), np.ones(12, bool)).argmax() == 6
 
 
 def _ev(artifact: str, t: float, label: str) -> Event:
