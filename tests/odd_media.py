@@ -6,6 +6,7 @@ about it.  The scan's expected outcome is stated by the tests that use them.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -23,14 +24,19 @@ def encode(
     fps: int = 24,
     options: dict[str, str] | None = None,
     container_options: dict[str, str] | None = None,
+    sar: tuple[int, int] | None = None,
 ) -> Path:
-    """Encode ``frames`` (T, H, W, 3 or 4) with any codec and pixel format PyAV offers."""
+    """Encode ``frames`` (T, H, W, 3 or 4) with any codec and pixel format PyAV offers;
+    ``sar`` stores a non-square sample (pixel) aspect ratio: a player shows the frames
+    ``sar[0] / sar[1]`` times as wide as they are stored."""
     path = Path(path)
     with av.open(str(path), "w", options=container_options or {}) as out:
         stream = out.add_stream(codec, rate=fps, options=options or {})
         stream.width = frames.shape[2]
         stream.height = frames.shape[1]
         stream.pix_fmt = pix_fmt
+        if sar is not None:
+            stream.codec_context.sample_aspect_ratio = Fraction(*sar)
         fmt = "rgb24" if frames.shape[3] == 3 else "rgba"
         for arr in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(arr),
@@ -81,21 +87,3 @@ def mp4_boxes(data: bytes) -> list[tuple[bytes, int, int]]:
             break
         at += size
     return out
-
-
-def anamorphic(path: Path, frames: np.ndarray, sar: tuple[int, int] = (2, 1)) -> Path:
-    """``frames`` stored with a non-square sample (pixel) aspect ratio: a player shows them
-    ``sar[0] / sar[1]`` times as wide as they are stored."""
-    from fractions import Fraction
-
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.codec_context.sample_aspect_ratio = Fraction(*sar)
-        for arr in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(arr),
-                                                                   format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return Path(path)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import moving_square, write_audio_only, write_video
-from odd_media import anamorphic
+from odd_media import encode
 from qc.config import DecodeConfig
 from qc.decode import VideoReader
 from qc.errors import DecodeError
@@ -39,7 +39,7 @@ def test_downscaled_in_decoder_keeps_aspect(tmp_path: Path):
 
 def test_anamorphic_pixels_are_analysed_at_the_display_shape(tmp_path: Path):
     """Stored 64x48 with 2:1 pixels: shown, and analysed, as 128x48."""
-    path = anamorphic(tmp_path / "wide.mp4", moving_square(4, width=64, height=48))
+    path = encode(tmp_path / "wide.mp4", moving_square(4, width=64, height=48), sar=(2, 1))
     frames, r = _read(path, analysis_size_px=64)
     assert frames[0][2] == (24, 64, 3)
     assert (r.info.width, r.info.height) == (128, 48)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import write_video
-from odd_media import anamorphic
+from odd_media import encode
 from qc.errors import DecodeError
 from qc.thumbs import face_crops, filmstrip, grab_frames, thumbnail
 
@@ -38,7 +38,7 @@ def test_grab_frames_finds_the_frames_nearest_the_times(tmp_path: Path):
 
 def test_grabbed_frames_of_anamorphic_pixels_have_the_display_shape(tmp_path: Path):
     """Stored 64x48 with 2:1 pixels: a player shows 128x48, and so do the pictures."""
-    f = anamorphic(tmp_path / "wide.mp4", _numbered(6))
+    f = encode(tmp_path / "wide.mp4", _numbered(6), sar=(2, 1))
     assert grab_frames(f, [0.1], max_side=64)[0].shape == (24, 64, 3)
 
 

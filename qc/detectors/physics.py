@@ -450,7 +450,7 @@ def _skips(camera: np.ndarray, seen: np.ndarray) -> np.ndarray:
 
 
 def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 3.0,
-                  max_frames: int = 8) -> np.ndarray:
+                  max_frames: int = 8, diluted: float = 1.3) -> np.ndarray:
     """How many times faster the fastest thing moves for a few frames than around them.
 
     For every stretch of 2 to ``max_frames`` frames: its slowest speed over the fastest
@@ -458,7 +458,7 @@ def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 3.0
     over several frames (the ratio stays near 1); an impossible burst steps up and down
     at once.  Stretches slower than ``min_px`` a frame, or next to frames that do not
     move at all, say nothing.  A stretch of three frames or more is judged on its
-    second-slowest frame while its slowest is still 1.3 times the frames around: a
+    second-slowest frame while its slowest is still ``diluted`` times the frames around: a
     block's mean flow reads an object slower for the frame it crosses into the next block.
 
     Examples
@@ -491,7 +491,7 @@ def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 3.0
             # crosses from one block into the next (a block's mean flow dilutes it): its
             # second-slowest frame counts while the slowest is still well above the frames
             # around (not a zigzag of flow glitches)
-            low = second if b - a >= 2 and slowest >= 1.3 * edge else slowest
+            low = second if b - a >= 2 and slowest >= diluted * edge else slowest
             out[a: b + 1] = np.maximum(out[a: b + 1], low / edge)
     return out
 
