@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: bump when a detector changes what it measures: stored results of older versions are rescanned
-ANALYSIS_VERSION = 26
+ANALYSIS_VERSION = 29
 CONFIG_FILENAME = "qc.toml"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif")
 
@@ -137,6 +137,9 @@ class MorphingConfig:
     z_threshold: float = field(default=5.0, metadata=_range(1, 100))
     #: span (seconds) over which structure drift is measured
     drift_span_s: float = field(default=1.0, metadata=_range(0.1, 30))
+    #: leave out the blocks of the faces the faces detector follows (a talking mouth is
+    #: not morphing; a warping face is a faces event)
+    leave_faces: bool = True
 
 
 @dataclass(frozen=True)

@@ -185,8 +185,26 @@ class FacesDetector(Detector):
         self._tracks: list[_Track] = []
         self._counts: dict[int, int] = {}
         self._face_width = 0
+        self._face_height = 0
 
     def update(self, frame: Frame) -> None:
+        self._update(frame)
+        frame.faces = self.faces_at(frame.idx)  # type: ignore[attr-defined]
+
+    def faces_at(self, idx: int) -> tuple[tuple[float, float, float, float], ...]:
+        """The boxes of the faces followed at frame ``idx``, as fractions of the frame.
+
+        Published on each frame as ``frame.faces`` for the detectors after this one: what
+        happens inside a face (talking, blinking, a face that warps) is this detector's.
+        """
+        if not self._face_width:
+            return ()
+        w, h = self._face_width, self._face_height
+        return tuple((b[0] / w, b[1] / h, b[2] / w, b[3] / h)
+                     for b in (tr.box for tr in self._tracks
+                               if idx - tr.last_idx <= 2 * self.config.detect_every))
+
+    def _update(self, frame: Frame) -> None:
         motion = getattr(frame, "motion", None)
         if motion is not None and self._face_width:
             self._follow(motion, frame.idx)
@@ -200,7 +218,7 @@ class FacesDetector(Detector):
         detector, predictor, encoder = face_models()
         img = frame.face_gray()  # luma: all that detection and landmarks need
         rgb: np.ndarray | None = None  # the colour frame, only for an encoding
-        self._face_width = img.shape[1]
+        self._face_height, self._face_width = img.shape[:2]
         boxes: list[tuple[float, float, float, float]] = []
         lost = False
         if look:  # a closer look where each tracked face should be

@@ -17,6 +17,10 @@ __all__ = ["MorphingDetector"]
 
 WARP_KEY = "warp_error"
 DRIFT_KEY = "drift"
+#: a face's blocks reach beyond its box (brows to chin) by these fractions of its size:
+#: sideways and below (ears, jaw), and above (forehead, hair)
+FACE_MARGIN = 0.3
+FACE_MARGIN_TOP = 0.7
 
 
 def _block_means(img: np.ndarray, valid: np.ndarray, grid: int) -> np.ndarray:
@@ -28,6 +32,30 @@ def _block_means(img: np.ndarray, valid: np.ndarray, grid: int) -> np.ndarray:
     with np.errstate(all="ignore"):
         out = num / den
     out[den < 0.3] = np.nan
+    return out
+
+
+def face_blocks(faces: tuple[tuple[float, float, float, float], ...], grid: int) -> np.ndarray:
+    """Which blocks of a ``grid`` x ``grid`` grid a face's box (widened) touches.
+
+    Parameters
+    ----------
+    faces : tuple of (x0, y0, x1, y1)
+        Face boxes as fractions of the frame's width and height.
+    grid : int
+        Blocks per side.
+
+    Returns
+    -------
+    ndarray of bool, shape (grid, grid)
+    """
+    out = np.zeros((grid, grid), dtype=bool)
+    for x0, y0, x1, y1 in faces:
+        mx, my = FACE_MARGIN * (x1 - x0), FACE_MARGIN * (y1 - y0)
+        top = FACE_MARGIN_TOP * (y1 - y0)
+        c0, c1 = np.floor(np.clip([x0 - mx, x1 + mx], 0, 1) * grid * (1 - 1e-9)).astype(int)
+        r0, r1 = np.floor(np.clip([y0 - top, y1 + my], 0, 1) * grid * (1 - 1e-9)).astype(int)
+        out[r0:r1 + 1, c0:c1 + 1] = True
     return out
 
 
@@ -43,6 +71,12 @@ class MorphingDetector(Detector):
       ``drift_span_s`` and compared with the current frame; rigid content still matches,
       content that changed its shape does not.  A block that drifts far more than the
       rest of the frame, for a sustained stretch, is morphing.
+
+    With ``leave_faces`` a drift event is never in the blocks of the faces the faces
+    detector follows (published on each frame as ``frame.faces``; it runs first): a
+    mouth talking is not morphing, and a face that warps is that detector's event.  The
+    take's spread is still measured over every block, so leaving the faces out can only
+    take events away.
     """
 
     name: ClassVar[str] = "morphing"
@@ -52,6 +86,7 @@ class MorphingDetector(Detector):
         super().__init__(config)
         self._warp: list[np.ndarray] = []
         self._drift: list[np.ndarray] = []
+        self._faces: dict[int, np.ndarray] = {}  # frame -> blocks of the faces followed there
         self._anchor: np.ndarray | None = None
         self._map: np.ndarray | None = None
         self._age = 0
@@ -100,6 +135,9 @@ class MorphingDetector(Detector):
                            borderMode=cv2.BORDER_REPLICATE)
         resid = np.abs(cur - warped)
         self._drift.append(_block_means(resid, valid, MOTION_GRID).astype(np.float32))
+        faces = getattr(frame, "faces", ())
+        if faces and self.config.leave_faces:
+            self._faces[len(self._drift) - 1] = face_blocks(faces, MOTION_GRID).ravel()
 
     def finish(self, times_s: np.ndarray) -> DetectorResult:
         cfg = self.config
@@ -108,9 +146,13 @@ class MorphingDetector(Detector):
         drift = np.asarray(self._drift, dtype=np.float64).reshape(n, -1)
         warp_frame = quiet_nan(np.nanmean, warp, axis=1)
         # a block's drift above the frame's typical drift, against the take's spread
-        rel = drift - quiet_nan(np.nanmedian, drift, axis=1, keepdims=True)
-        peak = np.nan_to_num(rel, nan=0.0).max(axis=1, initial=0.0)
-        spread = mad(peak)
+        rel = np.nan_to_num(drift - quiet_nan(np.nanmedian, drift, axis=1, keepdims=True), nan=0.0)
+        # the take's spread is measured on all of it (a talking head says how much its
+        # drift wanders); the faces only cannot be where a drift event is
+        spread = mad(rel.max(axis=1, initial=0.0))
+        for i, blocks in self._faces.items():
+            rel[i, blocks] = 0.0
+        peak = rel.max(axis=1, initial=0.0)
         scale = max(12.0, cfg.z_threshold * spread)
         drift_score = (peak / scale).clip(0)
 

@@ -103,3 +103,30 @@ def test_a_swapped_face_is_encoded_where_it_starts_and_ends_not_in_between():
     assert encoded[:3] == [0, 4, 8]               # the track's typical face
     assert 20 in encoded and 40 in encoded        # the swap starts, and ends
     assert not [k for k in encoded if 21 <= k < 36 or 41 <= k < 56]  # not at every look after
+
+
+def test_the_faces_followed_are_published_on_each_frame():
+    # for the detectors after this one (morphing leaves a face's blocks to this detector)
+    from qc.config import FacesConfig
+    from qc.decode import Frame
+    from qc.detectors.faces import FacesDetector
+    from qc.motion import Motion
+    from qc.synth import render_take
+
+    frames, _ = render_take("talking_face", seed=1, n_frames=16)
+    det = FacesDetector(FacesConfig())
+    published, prev = [], None
+    for i, rgb in enumerate(frames):
+        frame = Frame(i, i / 24, rgb)
+        gray = np.ascontiguousarray(rgb[..., 1])
+        if prev is not None:
+            frame.motion = Motion(prev, gray, shrunk=True)
+        prev = gray
+        det.update(frame)
+        published.append(frame.faces)
+    # found by the search on frame 0, then followed: one box a frame, around the head
+    # of this close-up (a face box of about 96 px in a 256 x 144 frame)
+    assert all(len(p) == 1 for p in published)
+    for (x0, y0, x1, y1), in published:
+        assert 0.15 < x1 - x0 < 0.6 and 0.3 < y1 - y0 < 1.0
+        assert 0.25 < (x0 + x1) / 2 < 0.75 and 0.2 < (y0 + y1) / 2 < 0.8
