@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: bump when a detector changes what it measures: stored results of older versions are rescanned
-ANALYSIS_VERSION = 29
+ANALYSIS_VERSION = 31
 CONFIG_FILENAME = "qc.toml"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif")
 
@@ -115,7 +115,7 @@ class FacesConfig:
     identity_tolerance: float = field(default=0.6, metadata=_range(0.1, 2.0))
     #: encoding distance from the track's typical encoding at which an identity event
     #: starts; one person within one continuous take stays below it
-    identity_drift: float = field(default=0.4, metadata=_range(0.05, 2.0))
+    identity_drift: float = field(default=0.5, metadata=_range(0.05, 2.0))
     #: at most this many encodings per face track
     max_encodings_per_track: int = field(default=12, metadata=_range(1, 1000))
     #: robust z-score above which a face's jerk or geometry change is an event

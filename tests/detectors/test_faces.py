@@ -130,3 +130,26 @@ def test_the_faces_followed_are_published_on_each_frame():
     for (x0, y0, x1, y1), in published:
         assert 0.15 < x1 - x0 < 0.6 and 0.3 < y1 - y0 < 1.0
         assert 0.25 < (x0 + x1) / 2 < 0.75 and 0.2 < (y0 + y1) / 2 < 0.8
+
+
+def _identity_events(distance: float) -> list:
+    """Identity events of one face track whose encodings 5-6 of 10 sit ``distance`` away."""
+    from qc.config import FacesConfig
+    from qc.detectors.faces import FacesDetector, _Track
+
+    det = FacesDetector(FacesConfig())
+    tr = _Track(box=(0.0, 0.0, 100.0, 100.0), last_idx=117)
+    tr.seen = [(i, i / 24) for i in range(0, 120, 3)]
+    away = np.zeros(128)
+    away[0] = distance
+    tr.encodings = [(12 * k, away if k in (5, 6) else np.zeros(128)) for k in range(10)]
+    det._tracks.append(tr)
+    return [e for e in det.finish(np.arange(120) / 24).events if e.label == "identity change"]
+
+
+def test_a_real_person_turning_is_not_an_identity_change():
+    # real talking heads in clips/faces reach 0.44 from their own typical face as they
+    # turn and grimace; face-recognition calls the same person up to 0.6
+    assert _identity_events(0.44) == []
+    events = _identity_events(0.65)  # the fixture's swaps sit at 0.54-0.69
+    assert len(events) == 1 and 2.4 <= events[0].start_s <= events[0].end_s <= 3.1  # frames 60-72
