@@ -28,6 +28,8 @@ _RIGID = np.r_[0:17, 17:27, 27:36, [36, 39, 42, 45, 48, 54]]
 #: a closer look at a tracked face wider than 1.6 times this scales it to this width
 #: (dlib's HOG finds faces from 80 px): a 300-px face costs what a 100-px one does
 _LOOK_FACE_PX = 100
+#: ... and one narrower than this is enlarged to that width
+_SMALL_FACE_PX = 90
 #: face jitter is judged on the third-largest zigzag within this many frames either side
 _JITTER_HALF, _JITTER_RANK = 4, 2
 #: encodings every fourth detection until a track has this many (its typical face) ...
@@ -110,7 +112,10 @@ def _detect_near(detector: Any, img: np.ndarray,
     the window would cost about what the whole frame does (then the caller looks there).
 
     The window is the box widened by half its size on every side, scaled so that a large
-    face is about :data:`_LOOK_FACE_PX` wide: the cost no longer grows with the frame.
+    face is about :data:`_LOOK_FACE_PX` wide: the cost no longer grows with the frame.  A
+    face narrower than :data:`_SMALL_FACE_PX` is enlarged to that width (at most 2x):
+    dlib's HOG window is 80 px, and a face near it is found on some frames and missed
+    on others, which would read as the face dropping out.
     """
     h, w = img.shape[:2]
     bw, bh = box[2] - box[0], box[3] - box[1]
@@ -120,13 +125,16 @@ def _detect_near(detector: Any, img: np.ndarray,
     x1, y1 = min(w, int(box[2] + bw / 2 + 1)), min(h, int(box[3] + bh / 2 + 1))
     if x1 - x0 < 16 or y1 - y0 < 16:
         return None
-    k = 1.0 if bw <= 1.6 * _LOOK_FACE_PX else _LOOK_FACE_PX / bw
+    if bw < _SMALL_FACE_PX:  # near the HOG window's size: found on some frames only
+        k = min(_LOOK_FACE_PX / bw, 2.0)
+    else:
+        k = 1.0 if bw <= 1.6 * _LOOK_FACE_PX else _LOOK_FACE_PX / bw
     if k == 1.0 and (x1 - x0) * (y1 - y0) > 0.25 * w * h:
         return None  # a small frame: the whole of it, as before, finds the same box
     crop = img[y0:y1, x0:x1]
-    if k < 1.0:
+    if k != 1.0:
         crop = cv2.resize(crop, (max(1, int(round((x1 - x0) * k))), max(1, int(round((y1 - y0) * k)))),
-                          interpolation=cv2.INTER_AREA)
+                          interpolation=cv2.INTER_AREA if k < 1.0 else cv2.INTER_LINEAR)
     else:
         crop = np.ascontiguousarray(crop)
     found = [(x0 + d.left() / k, y0 + d.top() / k, x0 + d.right() / k, y0 + d.bottom() / k)
