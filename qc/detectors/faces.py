@@ -28,7 +28,9 @@ _RIGID = np.r_[0:17, 17:27, 27:36, [36, 39, 42, 45, 48, 54]]
 #: a closer look at a tracked face wider than 1.6 times this scales it to this width
 #: (dlib's HOG finds faces from 80 px): a 300-px face costs what a 100-px one does
 _LOOK_FACE_PX = 100
-#: ... and one narrower than this is enlarged to that width
+#: a tracked face narrower than this missed at its own size (in its window and in the
+#: whole frame) is looked for once more enlarged to :data:`_LOOK_FACE_PX`: a miss of a
+#: face near dlib's 80-px HOG window is the detector's, not the face dropping out
 _SMALL_FACE_PX = 90
 #: face jitter is judged on the third-largest zigzag within this many frames either side
 _JITTER_HALF, _JITTER_RANK = 4, 2
@@ -106,16 +108,15 @@ def _detect_whole(detector: Any, frame: Frame, width_px: int,
             for d in detector(small, 0)]
 
 
-def _detect_near(detector: Any, img: np.ndarray,
-                 box: tuple[float, float, float, float]) -> tuple[float, float, float, float] | None:
+def _detect_near(detector: Any, img: np.ndarray, box: tuple[float, float, float, float], *,
+                 enlarge: bool = False) -> tuple[float, float, float, float] | None:
     """The face nearest ``box`` in a window around it, or None when it is not there or
     the window would cost about what the whole frame does (then the caller looks there).
 
     The window is the box widened by half its size on every side, scaled so that a large
-    face is about :data:`_LOOK_FACE_PX` wide: the cost no longer grows with the frame.  A
-    face narrower than :data:`_SMALL_FACE_PX` is enlarged to that width (at most 2x):
-    dlib's HOG window is 80 px, and a face near it is found on some frames and missed
-    on others, which would read as the face dropping out.
+    face is about :data:`_LOOK_FACE_PX` wide: the cost no longer grows with the frame.
+    With ``enlarge`` a small face is enlarged to that width (at most 2x) instead: dlib's
+    HOG window is 80 px, and a face near it is found on some frames and missed on others.
     """
     h, w = img.shape[:2]
     bw, bh = box[2] - box[0], box[3] - box[1]
@@ -125,18 +126,26 @@ def _detect_near(detector: Any, img: np.ndarray,
     x1, y1 = min(w, int(box[2] + bw / 2 + 1)), min(h, int(box[3] + bh / 2 + 1))
     if x1 - x0 < 16 or y1 - y0 < 16:
         return None
-    if bw < _SMALL_FACE_PX:  # near the HOG window's size: found on some frames only
+    if enlarge:
         k = min(_LOOK_FACE_PX / bw, 2.0)
     else:
         k = 1.0 if bw <= 1.6 * _LOOK_FACE_PX else _LOOK_FACE_PX / bw
-    if k == 1.0 and (x1 - x0) * (y1 - y0) > 0.25 * w * h:
-        return None  # a small frame: the whole of it, as before, finds the same box
-    crop = img[y0:y1, x0:x1]
+        if k == 1.0 and (x1 - x0) * (y1 - y0) > 0.25 * w * h:
+            return None  # a small frame: the whole of it, as before, finds the same box
+    return _look(detector, img[y0:y1, x0:x1], (x0, y0), k, box)
+
+
+def _look(detector: Any, crop: np.ndarray, origin: tuple[int, int], k: float,
+          box: tuple[float, float, float, float]) -> tuple[float, float, float, float] | None:
+    """The face in ``crop`` (at ``origin`` in the frame) scaled by ``k`` that best
+    overlaps ``box``, in frame coordinates; None below an overlap of 0.3."""
+    h, w = crop.shape[:2]
     if k != 1.0:
-        crop = cv2.resize(crop, (max(1, int(round((x1 - x0) * k))), max(1, int(round((y1 - y0) * k)))),
+        crop = cv2.resize(crop, (max(1, int(round(w * k))), max(1, int(round(h * k)))),
                           interpolation=cv2.INTER_AREA if k < 1.0 else cv2.INTER_LINEAR)
     else:
         crop = np.ascontiguousarray(crop)
+    x0, y0 = origin
     found = [(x0 + d.left() / k, y0 + d.top() / k, x0 + d.right() / k, y0 + d.bottom() / k)
              for d in detector(crop, 0)]
     if not found:
@@ -242,6 +251,13 @@ class FacesDetector(Detector):
             for box in _detect_whole(detector, frame, img.shape[1], size):
                 if all(_iou(box, b) <= 0.3 for b in boxes):
                     boxes.append(box)
+        if lost:  # a small face missed at its own size: once more, enlarged, before it is gone
+            for i in live:
+                tr = self._tracks[i]
+                if tr.box[2] - tr.box[0] < _SMALL_FACE_PX and all(_iou(tr.box, b) <= 0.3 for b in boxes):
+                    box = _detect_near(detector, img, tr.box, enlarge=True)
+                    if box is not None:
+                        boxes.append(box)
         if not look:  # a search between looks: only new faces are taken
             boxes = [b for b in boxes if all(_iou(b, self._tracks[i].box) <= 0.3 for i in live)]
             if not boxes:
