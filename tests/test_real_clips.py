@@ -83,3 +83,23 @@ def test_a_take_a_viewer_saw_broken_ranks_in_the_bottom_fifth(clips_report: dict
 def test_the_takes_a_viewer_saw_clean_pass(clips_report: dict):
     verdicts = {t["path"].split("/", 1)[1]: t["verdict"] for t in _ai_by_rank(clips_report)}
     assert [verdicts[n] for n in SEEN_CLEAN] == ["pass"] * len(SEEN_CLEAN)
+
+
+def _events(take: dict, artifact: str, label: str | None = None) -> list[dict]:
+    return [e for e in take["artifacts"][artifact]["events"] if label in (None, e["label"])]
+
+
+def test_real_people_talking_are_left_alone_by_morphing_and_identity(clips_report: dict):
+    # clips/faces are real people: a mouth talking, hair swinging and a head turning are
+    # not shape drift (six had such events before morphing left faces to the faces
+    # detector), and no real person's encoding drifts 0.5 from their own typical face
+    faces = [t for t in clips_report["takes"] if t["path"].startswith("faces/")]
+    assert len(faces) == 20
+    assert [t["path"] for t in faces if _events(t, "morphing")] == []
+    assert [t["path"] for t in faces if _events(t, "faces", "identity change")] == []
+
+
+def test_a_small_face_in_a_low_resolution_clip_does_not_drop_out(clips_report: dict):
+    # a real guitarist at 320x240 (face ~72 px, near dlib's 80-px window) had 8 dropouts
+    take = next(t for t in clips_report["takes"] if "PlayingGuitar_g03" in t["path"])
+    assert _events(take, "faces", "face dropout") == []
