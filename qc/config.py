@@ -90,8 +90,11 @@ class FlickerConfig:
     #: 8-bit luma levels) that is visible whatever the take's noise
     boil_min_levels: float = field(default=10.0, metadata=_range(0, 255))
     #: flicker and boiling stay put: a block moving against the camera faster than this
-    #: (pixels a frame at the flow size, 256 px) is motion the flow did not follow (a
-    #: fast ball), not a region flickering or boiling
+    #: is motion the flow did not follow (a fast ball), not a region flickering or
+    #: boiling.  Pixels a frame of the flow frame itself (longer side 256 px; a smaller
+    #: take at its own size), because what it measures is the flow's reach; physics'
+    #: speeds are normalised to a 256-px short side instead, to compare objects' motion
+    #: across resolutions
     max_motion_px: float = field(default=2.0, metadata=_range(0, 1000))
     #: boiling is detail, as much brighter as darker: a block whose mean signed residual
     #: is more than this fraction of its mean absolute one is an edge or a light change
