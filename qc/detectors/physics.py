@@ -512,7 +512,8 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
     the same way (one object, not flow noise).  Falling then rising is allowed where it
     looks like a bounce off the ground: speeding up as it falls or slowing as it rises,
     by at least ``gravity`` px a frame per frame over the two frames either side; a
-    thing that goes down and comes back up at an unchanged speed turned in mid-air.
+    thing that goes down and comes back up at an unchanged speed turned in mid-air
+    (unless a frame that would show it is missing or not trusted: then it is excused).
 
     Natural turns (a car, a skier, a strumming hand) curve, slow down or come back at
     another speed; an object whose time runs backwards retraces its path at once.  Held
@@ -549,7 +550,10 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
         after = (unit[t] * unit[t + 1]).sum(axis=1)
         across = (unit[t - 1] * unit[t]).sum(axis=1)
         a, b = vel[t - 1], vel[t]
-        pulled = ((norm[t - 1] - norm[max(t - 3, 0)] >= 2 * gravity)
+        # (a side whose outer frame is not there or not trusted cannot show gravity's
+        # absence: the turn is given the benefit of the doubt)
+        unknown = t < 3 or t + 2 >= n or not (trusted[t - 3] and trusted[t + 2])
+        pulled = (unknown | (norm[t - 1] - norm[max(t - 3, 0)] >= 2 * gravity)
                   | (norm[t] - norm[min(t + 2, n - 1)] >= 2 * gravity))
         bounce = (a[:, 1] > 0) & (b[:, 1] < 0) & (np.abs(b[:, 1]) > np.abs(b[:, 0])) & pulled
         ratio = norm[t] / np.maximum(norm[t - 1], 1e-9)

@@ -139,6 +139,20 @@ def test_a_thing_that_goes_down_and_comes_straight_back_up_is_a_reversal():
     assert _reversals(_object(12, v), np.ones(12, bool)).argmax() == 6
 
 
+def test_gravity_unseen_for_an_untrusted_frame_excuses_the_turn():
+    # the same turn, but frame 3 (two before the turn's last frame down) is not trusted
+    # (a cut, a held frame): whether the thing sped up as it fell is not known
+    v = np.tile([0.0, 4.0], (12, 1))
+    v[6:] *= -1
+    trusted = np.ones(12, bool)
+    trusted[3] = False
+    assert _reversals(_object(12, v), trusted).max() == 0.0
+    # a sideways turn needs no gravity: still a reversal
+    v = np.tile([4.0, 0.0], (12, 1))
+    v[6:] *= -1
+    assert _reversals(_object(12, v), trusted).argmax() == 6
+
+
 def _ev(artifact: str, t: float, label: str) -> Event:
     return Event(artifact, t, t, 0.5, label)
 
