@@ -9,10 +9,12 @@ and the scan goes on.
 
 A take's own analysis stops itself at the time limit (``scan.take_timeout_s``) between
 frames; one stuck inside a frame (a decoder that never returns) cannot.  Every
-:data:`WATCH_S` this process asks the workers what they are running: a take still
-running past the limit and its grace becomes an error take here, its task is cancelled
-and its worker restarted by its nanny (the only way to stop a thread stuck in native
-code), and the scan goes on.
+:data:`WATCH_S` this process asks the workers what they are running and how much memory
+their processes hold: a take still running past the limit and its grace, or running on
+a worker whose resident memory is over ``scan.take_memory_mb`` (with one thread a
+worker, as recommended, that is the take's own), becomes an error take here, its task
+is cancelled and its worker restarted by its nanny (the only way to stop a thread stuck
+in native code, and to give its memory back), and the scan goes on.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from qc.config import Config
 from qc.errors import SchedulerError, one_line
 from qc.scan import TakeAnalysis, timeout_reason
+from qc.workers import memory_reason
 
 if TYPE_CHECKING:
     from qc.batch import ScanProgress, TakeRef, _Facts
@@ -44,28 +47,35 @@ WATCH_S = 5.0
 _POLL_S = 0.1
 
 
-def _executing(dask_worker: Any) -> list[str]:
-    """The keys of the tasks a worker is running now (run on each worker by the client)."""
-    return [str(ts.key) for ts in dask_worker.state.executing]
+def _executing(dask_worker: Any) -> tuple[list[str], float | None]:
+    """The keys of the tasks a worker is running now and the resident memory (MB) of its
+    process (run on each worker by the client)."""
+    import os
+
+    from qc.workers import rss_mb
+
+    return [str(ts.key) for ts in dask_worker.state.executing], rss_mb(os.getpid())
 
 
 class _Watch:
     """When each running take started, as seen by asking the workers now and then."""
 
-    def __init__(self, client: Any, limit_s: float) -> None:
+    def __init__(self, client: Any, limit_s: float, memory_mb: int = 0) -> None:
         from qc.workers import Limits
 
         self.client = client
         self.limit_s = limit_s
+        self.memory_mb = memory_mb
         self.after_s = limit_s + Limits(timeout_s=limit_s).grace_s
-        self.every_s = min(WATCH_S, max(0.5, limit_s / 2))
+        self.every_s = min(WATCH_S, max(0.5, limit_s / 2)) if limit_s else WATCH_S
         self.started: dict[str, float] = {}
         self.next_s = time.monotonic()
 
-    def overrun(self) -> list[tuple[str, str]]:
-        """``(key, worker)`` of the takes running past the limit (none between looks)."""
+    def overrun(self) -> list[tuple[str, str, str]]:
+        """``(key, worker, reason)`` of the takes running past the time limit or on a
+        worker whose memory is over the limit (none between looks)."""
         now = time.monotonic()
-        if not self.limit_s or now < self.next_s:
+        if not (self.limit_s or self.memory_mb) or now < self.next_s:
             return []
         self.next_s = now + self.every_s
         try:
@@ -76,10 +86,16 @@ class _Watch:
             return []
         # a take is timed from the first look that finds it running; the takes no longer
         # running are forgotten
-        started = {key: self.started.get(key, now) for keys in running.values() for key in keys}
+        started = {key: self.started.get(key, now) for keys, _ in running.values() for key in keys}
         self.started = started
-        return [(key, worker) for worker, keys in running.items() for key in keys
-                if now - started[key] > self.after_s]
+        out = []
+        for worker, (keys, used) in running.items():
+            for key in keys:
+                if self.memory_mb and used is not None and used > self.memory_mb:
+                    out.append((key, worker, memory_reason(used, self.memory_mb)))
+                elif self.limit_s and now - started[key] > self.after_s:
+                    out.append((key, worker, timeout_reason(self.limit_s)))
+        return out
 
     def stop(self, worker: str) -> None:
         """Restart ``worker`` (a nanny's), to free it from a take stuck in native code."""
@@ -130,16 +146,16 @@ def scan_on_cluster(
                                 retries=TASK_RETRIES, key=f"qc-scan-{ref.path}-{uuid.uuid4().hex}")
             futures[fut] = (ref, facts)
         by_key = {fut.key: fut for fut in futures}
-        watch = _Watch(client, config.scan.take_timeout_s)
+        watch = _Watch(client, config.scan.take_timeout_s, config.scan.take_memory_mb)
         done = as_completed(list(futures), loop=client.loop)
         while futures:
-            for key, worker in watch.overrun():
+            for key, worker, reason in watch.overrun():
                 fut = by_key.get(key)
                 if fut is None or fut not in futures:
                     continue
                 ref, facts = futures.pop(fut)
-                log.debug("%s: still running on %s after the time limit", ref.path, worker)
-                save(ref, facts, TakeAnalysis(status="error", error=timeout_reason(watch.limit_s)))
+                log.debug("%s: stopped on %s: %s", ref.path, worker, reason)
+                save(ref, facts, TakeAnalysis(status="error", error=reason))
                 fut.cancel()
                 watch.stop(worker)
             if not done.has_ready():

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
-__all__ = ["Limits", "run_jobs", "rss_mb"]
+__all__ = ["Limits", "run_jobs", "rss_mb", "memory_reason"]
 
 log = logging.getLogger("qc")
 
@@ -122,6 +122,12 @@ class _Worker:
             self.conn.send(None)
         except OSError:
             pass
+
+
+def memory_reason(used_mb: float, limit_mb: int) -> str:
+    """The error of a take stopped for its memory."""
+    return (f"stopped: used {used_mb:.0f} MB of memory, more than the limit of"
+            f" {limit_mb} MB (scan.take_memory_mb)")
 
 
 def _death(exitcode: int | None) -> str:
@@ -261,6 +267,5 @@ def _over_limit(w: _Worker, limits: Limits) -> str | None:
     if limits.memory_mb:
         used = rss_mb(w.proc.pid)
         if used is not None and used > limits.memory_mb:
-            return (f"stopped: used {used:.0f} MB of memory, more than the limit of"
-                    f" {limits.memory_mb} MB (scan.take_memory_mb)")
+            return memory_reason(used, limits.memory_mb)
     return None

@@ -188,3 +188,69 @@ def test_a_take_stuck_on_a_worker_is_stopped_and_the_scan_goes_on(cluster, tmp_p
         after = set(client.scheduler_info()["workers"])
         assert len(after - before) == 1 and len(before & after) == 1
         assert client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3
+
+
+def _hog_on_hog_takes() -> None:
+    """Run on each worker: a take named ``hog*`` takes 1 GB of memory and holds it."""
+    import time
+
+    import numpy as np
+
+    import qc.batch
+
+    real = qc.batch._analyse
+
+    def analyse(file, config):
+        if Path(file).name.startswith("hog"):
+            held = np.ones(2**27)  # 1 GiB, touched
+            while held.any():
+                time.sleep(0.5)
+        return real(file, config)
+
+    analyse.real = real  # type: ignore[attr-defined]
+    qc.batch._analyse = analyse
+
+
+def _worker_rss_mb() -> float:
+    import os
+
+    from qc.workers import rss_mb
+
+    return rss_mb(os.getpid()) or 0.0
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_a_take_over_the_memory_limit_on_a_worker_is_stopped_and_the_scan_goes_on(
+        cluster, tmp_path: Path):
+    import distributed
+
+    root = tmp_path / "takes"
+    root.mkdir()
+    for name, kind in (("a.mp4", "clean"), ("hog.mp4", "flash"), ("z.mp4", "face_swap")):
+        (root / name).write_bytes((FIXTURES / kind / f"{kind}_0.mp4").read_bytes())
+    report = tmp_path / "report.json"
+    with distributed.Client(cluster) as client:
+        client.wait_for_workers(2, timeout=60)
+        # room for a scan's own growth (the face models alone are ~100 MB), not for 1 GB
+        base = max(client.run(_worker_rss_mb).values())
+        (root / "qc.toml").write_text(f"[scan]\ntake_memory_mb = {int(base) + 500}\n")
+        client.run(_hog_on_hog_takes)
+        try:
+            r = subprocess.run(
+                [sys.executable, "-c",
+                 "import qc.cluster as c; c.WATCH_S = 0.5; from qc.cli import main; "
+                 f"raise SystemExit(main(['scan', {str(root)!r}, '--scheduler', "
+                 f"{cluster.scheduler_address!r}, '--take-timeout', '120', '-q', "
+                 f"'--store', {str(tmp_path / 'qc.db')!r}, '--json', {str(report)!r}]))"],
+                capture_output=True, text=True, timeout=TIMEOUT_S)
+        finally:
+            client.run(_unhang)
+    assert r.returncode == 0, r.stderr
+    takes = {t["path"]: t for t in _takes(report)}
+    assert takes["hog.mp4"]["status"] == "error"
+    assert "MB of memory, more than the limit" in takes["hog.mp4"]["error"]
+    assert takes["a.mp4"]["status"] == takes["z.mp4"]["status"] == "ok"
+    with distributed.Client(cluster) as client:  # the hog's worker was restarted
+        client.wait_for_workers(2, timeout=60)
+        assert client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3
