@@ -128,18 +128,22 @@ def test_a_scheduler_without_workers_is_a_one_line_error(tmp_path: Path):
     assert "has no workers" in r.stderr and "Traceback" not in r.stderr
 
 
-def _hang_on_stuck_takes() -> None:
-    """Run on each worker: a take named ``stuck*`` never finishes (a decoder that never
-    returns from native code, as far as the scan can tell)."""
+def _stall(prefix: str, hold_gib: int = 0) -> None:
+    """Run on each worker: a take whose name starts with ``prefix`` never finishes (a
+    decoder that never returns from native code, as far as the scan can tell), holding
+    ``hold_gib`` GiB of memory while it waits."""
     import time
+
+    import numpy as np
 
     import qc.batch
 
     real = qc.batch._analyse
 
     def analyse(file, config):
-        if Path(file).name.startswith("stuck"):
-            while True:
+        if Path(file).name.startswith(prefix):
+            held = np.ones(hold_gib * 2**27)  # touched
+            while held.size >= 0:
                 time.sleep(0.5)
         return real(file, config)
 
@@ -153,31 +157,41 @@ def _unhang() -> None:
     qc.batch._analyse = getattr(qc.batch._analyse, "real", qc.batch._analyse)
 
 
+def _scan_watched(cluster, root: Path, tmp_path: Path, take_timeout_s: int) -> list[dict]:
+    """``qc scan`` of ``root`` on ``cluster``, the workers asked every 0.5 s (not 5 s)."""
+    report = tmp_path / "report.json"
+    r = subprocess.run(
+        [sys.executable, "-c",
+         "import qc.cluster as c; c.WATCH_S = 0.5; from qc.cli import main; "
+         f"raise SystemExit(main(['scan', {str(root)!r}, '--scheduler', "
+         f"{cluster.scheduler_address!r}, '--take-timeout', '{take_timeout_s}', '-q', "
+         f"'--store', {str(tmp_path / 'qc.db')!r}, '--json', {str(report)!r}]))"],
+        capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert r.returncode == 0, r.stderr
+    return _takes(report)
+
+
+def _three_takes(tmp_path: Path, middle: str) -> Path:
+    root = tmp_path / "takes"
+    root.mkdir()
+    for name, kind in (("a.mp4", "clean"), (middle, "flash"), ("z.mp4", "face_swap")):
+        (root / name).write_bytes((FIXTURES / kind / f"{kind}_0.mp4").read_bytes())
+    return root
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 def test_a_take_stuck_on_a_worker_is_stopped_and_the_scan_goes_on(cluster, tmp_path: Path):
     import distributed
 
-    root = tmp_path / "takes"
-    root.mkdir()
-    for name, kind in (("a.mp4", "clean"), ("stuck.mp4", "flash"), ("z.mp4", "short")):
-        (root / name).write_bytes((FIXTURES / kind / f"{kind}_0.mp4").read_bytes())
-    report = tmp_path / "report.json"
+    root = _three_takes(tmp_path, "stuck.mp4")
     with distributed.Client(cluster) as client:
         before = set(client.scheduler_info()["workers"])
-        client.run(_hang_on_stuck_takes)
+        client.run(_stall, "stuck")
         try:
-            r = subprocess.run(
-                [sys.executable, "-c",
-                 "import qc.cluster as c; c.WATCH_S = 0.5; from qc.cli import main; "
-                 f"raise SystemExit(main(['scan', {str(root)!r}, '--scheduler', "
-                 f"{cluster.scheduler_address!r}, '--take-timeout', '2', '-q', "
-                 f"'--store', {str(tmp_path / 'qc.db')!r}, '--json', {str(report)!r}]))"],
-                capture_output=True, text=True, timeout=TIMEOUT_S)
+            takes = {t["path"]: t for t in _scan_watched(cluster, root, tmp_path, 2)}
         finally:
             client.run(_unhang)
-    assert r.returncode == 0, r.stderr
-    takes = {t["path"]: t for t in _takes(report)}
     assert takes["stuck.mp4"]["status"] == "error"
     assert "time limit of 2 s" in takes["stuck.mp4"]["error"]
     assert takes["a.mp4"]["status"] == takes["z.mp4"]["status"] == "ok"
@@ -188,27 +202,6 @@ def test_a_take_stuck_on_a_worker_is_stopped_and_the_scan_goes_on(cluster, tmp_p
         after = set(client.scheduler_info()["workers"])
         assert len(after - before) == 1 and len(before & after) == 1
         assert client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3
-
-
-def _hog_on_hog_takes() -> None:
-    """Run on each worker: a take named ``hog*`` takes 1 GB of memory and holds it."""
-    import time
-
-    import numpy as np
-
-    import qc.batch
-
-    real = qc.batch._analyse
-
-    def analyse(file, config):
-        if Path(file).name.startswith("hog"):
-            held = np.ones(2**27)  # 1 GiB, touched
-            while held.any():
-                time.sleep(0.5)
-        return real(file, config)
-
-    analyse.real = real  # type: ignore[attr-defined]
-    qc.batch._analyse = analyse
 
 
 def _worker_rss_mb() -> float:
@@ -225,29 +218,17 @@ def test_a_take_over_the_memory_limit_on_a_worker_is_stopped_and_the_scan_goes_o
         cluster, tmp_path: Path):
     import distributed
 
-    root = tmp_path / "takes"
-    root.mkdir()
-    for name, kind in (("a.mp4", "clean"), ("hog.mp4", "flash"), ("z.mp4", "face_swap")):
-        (root / name).write_bytes((FIXTURES / kind / f"{kind}_0.mp4").read_bytes())
-    report = tmp_path / "report.json"
+    root = _three_takes(tmp_path, "hog.mp4")
     with distributed.Client(cluster) as client:
         client.wait_for_workers(2, timeout=60)
         # room for a scan's own growth (the face models alone are ~100 MB), not for 1 GB
         base = max(client.run(_worker_rss_mb).values())
         (root / "qc.toml").write_text(f"[scan]\ntake_memory_mb = {int(base) + 500}\n")
-        client.run(_hog_on_hog_takes)
+        client.run(_stall, "hog", 1)
         try:
-            r = subprocess.run(
-                [sys.executable, "-c",
-                 "import qc.cluster as c; c.WATCH_S = 0.5; from qc.cli import main; "
-                 f"raise SystemExit(main(['scan', {str(root)!r}, '--scheduler', "
-                 f"{cluster.scheduler_address!r}, '--take-timeout', '120', '-q', "
-                 f"'--store', {str(tmp_path / 'qc.db')!r}, '--json', {str(report)!r}]))"],
-                capture_output=True, text=True, timeout=TIMEOUT_S)
+            takes = {t["path"]: t for t in _scan_watched(cluster, root, tmp_path, 120)}
         finally:
             client.run(_unhang)
-    assert r.returncode == 0, r.stderr
-    takes = {t["path"]: t for t in _takes(report)}
     assert takes["hog.mp4"]["status"] == "error"
     assert "MB of memory, more than the limit" in takes["hog.mp4"]["error"]
     assert takes["a.mp4"]["status"] == takes["z.mp4"]["status"] == "ok"

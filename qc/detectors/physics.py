@@ -550,11 +550,11 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
         after = (unit[t] * unit[t + 1]).sum(axis=1)
         across = (unit[t - 1] * unit[t]).sum(axis=1)
         a, b = vel[t - 1], vel[t]
-        # (a side whose outer frame is not there or not trusted cannot show gravity's
-        # absence: the turn is given the benefit of the doubt)
-        unknown = t < 3 or t + 2 >= n or not (trusted[t - 3] and trusted[t + 2])
-        pulled = (unknown | (norm[t - 1] - norm[max(t - 3, 0)] >= 2 * gravity)
-                  | (norm[t] - norm[min(t + 2, n - 1)] >= 2 * gravity))
+        # (where an outer frame is not there or not trusted, gravity's absence cannot be
+        # seen: the turn is given the benefit of the doubt)
+        seen = t >= 3 and t + 2 < n and trusted[t - 3] and trusted[t + 2]
+        pulled = (((norm[t - 1] - norm[t - 3] >= 2 * gravity) | (norm[t] - norm[t + 2] >= 2 * gravity))
+                  if seen else True)
         bounce = (a[:, 1] > 0) & (b[:, 1] < 0) & (np.abs(b[:, 1]) > np.abs(b[:, 0])) & pulled
         ratio = norm[t] / np.maximum(norm[t - 1], 1e-9)
         alike = (ratio < same_speed) & (ratio > 1.0 / same_speed)

@@ -1,9 +1,11 @@
-"""The face jitter measure on written-down velocity tracks (the fixture's jitter is too
-subtle for the jitter floor, so these pin the measure itself)."""
+"""The faces detector: its jitter measure on written-down velocity tracks (the fixture's
+jitter is too subtle for the jitter floor, so these pin the measure itself), when it
+encodes, where identity drift starts, the boxes it publishes and small faces."""
 
 from __future__ import annotations
 
 import numpy as np
+from feed import feed
 
 from qc.detectors.faces import _sustained, _zigzag
 
@@ -108,22 +110,11 @@ def test_a_swapped_face_is_encoded_where_it_starts_and_ends_not_in_between():
 def test_the_faces_followed_are_published_on_each_frame():
     # for the detectors after this one (morphing leaves a face's blocks to this detector)
     from qc.config import FacesConfig
-    from qc.decode import Frame
     from qc.detectors.faces import FacesDetector
-    from qc.motion import Motion
     from qc.synth import render_take
 
     frames, _ = render_take("talking_face", seed=1, n_frames=16)
-    det = FacesDetector(FacesConfig())
-    published, prev = [], None
-    for i, rgb in enumerate(frames):
-        frame = Frame(i, i / 24, rgb)
-        gray = np.ascontiguousarray(rgb[..., 1])
-        if prev is not None:
-            frame.motion = Motion(prev, gray, shrunk=True)
-        prev = gray
-        det.update(frame)
-        published.append(frame.faces)
+    published = [f.faces for f in feed(FacesDetector(FacesConfig()), frames)]
     # found by the search on frame 0, then followed: one box a frame, around the head
     # of this close-up (a face box of about 96 px in a 256 x 144 frame)
     assert all(len(p) == 1 for p in published)
@@ -161,30 +152,25 @@ def test_a_small_face_is_not_dropped_when_the_detector_misses_it_at_its_own_size
     import cv2
 
     from qc.config import FacesConfig
-    from qc.decode import Frame
     from qc.detectors.faces import FacesDetector, _Track, face_models
-    from qc.motion import Motion
     from qc.synth import render_take
 
     frames, _ = render_take("talking_face", seed=0, n_frames=36)
     face = face_models()[0](cv2.cvtColor(frames[0], cv2.COLOR_RGB2GRAY), 1)[0]
     for face_px in (50, 56):
         k = face_px / face.width()
-        det, prev = FacesDetector(FacesConfig()), None
+        det = FacesDetector(FacesConfig())
         # the face as a search found it (a sharper frame, or the face a little larger)
         box = (80 + face.left() * k, 60 + face.top() * k, 80 + face.right() * k, 60 + face.bottom() * k)
         det._tracks.append(_Track(box=box, last_idx=0))
         det._face_width, det._face_height = 320, 240
-        for i, rgb in enumerate(frames):
+        canvases = []
+        for rgb in frames:
             small = cv2.resize(rgb, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
             canvas = np.full((240, 320, 3), 128, np.uint8)
             canvas[60:60 + small.shape[0], 80:80 + small.shape[1]] = small
-            frame = Frame(i, i / 24, canvas)
-            gray = np.ascontiguousarray(canvas[..., 1])
-            if prev is not None:
-                frame.motion = Motion(prev, gray, shrunk=True)
-            prev = gray
-            det.update(frame)
+            canvases.append(canvas)
+        feed(det, canvases)
         events = det.finish(np.arange(len(frames)) / 24).events
         assert len(det._tracks) == 1 and det._tracks[0].misses == []
         assert not [e for e in events if e.label == "face dropout"]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from feed import feed
 
 from qc.config import FlickerConfig
-from qc.decode import Frame
 from qc.detectors.flicker import FlickerDetector
-from qc.motion import Motion
 from qc.synth import render_take
 
 N = 36
@@ -16,13 +15,7 @@ N = 36
 
 def _run(frames: list[np.ndarray]) -> list:
     det = FlickerDetector(FlickerConfig())
-    prev = None
-    for i, gray in enumerate(frames):
-        frame = Frame(i, i / 24, np.dstack([gray] * 3))
-        if prev is not None:
-            frame.motion = Motion(prev, gray, shrunk=True)
-        prev = gray
-        det.update(frame)
+    feed(det, frames)
     return det.finish(np.arange(len(frames)) / 24).events
 
 

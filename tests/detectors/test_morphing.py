@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from feed import feed
 
 from qc.config import MorphingConfig
-from qc.decode import Frame
 from qc.detectors import DETECTORS
 from qc.detectors.morphing import MorphingDetector, face_blocks
-from qc.motion import MOTION_GRID, Motion
+from qc.motion import MOTION_GRID
 
 N = 96
 FPS = 24.0
@@ -39,14 +39,7 @@ def _morphing_take(seed: int) -> list[np.ndarray]:
 
 def _events(frames: list[np.ndarray], faces=(), **cfg) -> list:
     det = MorphingDetector(MorphingConfig(**cfg))
-    prev = None
-    for i, gray in enumerate(frames):
-        frame = Frame(i, i / FPS, np.dstack([gray] * 3))
-        if prev is not None:
-            frame.motion = Motion(prev, gray, shrunk=True)
-        frame.faces = faces  # what the faces detector publishes, running first
-        prev = gray
-        det.update(frame)
+    feed(det, frames, fps=FPS, faces=faces)  # what the faces detector publishes, running first
     return [e for e in det.finish(np.arange(len(frames)) / FPS).events if e.label == "shape drift"]
 
 

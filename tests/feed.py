@@ -1,0 +1,33 @@
+"""Frames handed to a detector one at a time, as a scan does, with the shared motion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from qc.decode import Frame
+from qc.detectors.base import Detector
+from qc.motion import Motion
+
+
+def feed(detector: Detector, images: Any, *, fps: float = 24.0, **attrs: Any) -> list[Frame]:
+    """Update ``detector`` with ``images`` (luma (H, W) or RGB (H, W, 3) arrays) in turn.
+
+    Each frame after the first carries the motion from the one before (its green
+    channel stands for luma in RGB images); ``attrs`` are set on every frame as the
+    detectors that run earlier would (``faces=(...)``).  Returns the frames.
+    """
+    frames, prev = [], None
+    for i, img in enumerate(images):
+        rgb = img if img.ndim == 3 else np.dstack([img] * 3)
+        gray = np.ascontiguousarray(img[..., 1] if img.ndim == 3 else img)
+        frame = Frame(i, i / fps, rgb)
+        if prev is not None:
+            frame.motion = Motion(prev, gray)
+        for name, value in attrs.items():
+            setattr(frame, name, value)
+        prev = gray
+        detector.update(frame)
+        frames.append(frame)
+    return frames
