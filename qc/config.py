@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: bump when a detector changes what it measures: stored results of older versions are rescanned
-ANALYSIS_VERSION = 36
+ANALYSIS_VERSION = 37
 CONFIG_FILENAME = "qc.toml"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif")
 
@@ -89,9 +89,9 @@ class FlickerConfig:
     #: boiling: a block's re-invented detail (mean absolute residual above its usual, in
     #: 8-bit luma levels) that is visible whatever the take's noise
     boil_min_levels: float = field(default=10.0, metadata=_range(0, 255))
-    #: flicker and boiling stay put: a block moving against the camera faster than this
-    #: is motion the flow did not follow (a fast ball), not a region flickering or
-    #: boiling.  Pixels a frame of the flow frame itself (longer side 256 px; a smaller
+    #: flicker and boiling stay put: a block any quarter of which moves against the
+    #: camera faster than this is motion the flow did not follow (a fast ball, a
+    #: strumming hand), not a region flickering or boiling.  Pixels a frame of the flow frame itself (longer side 256 px; a smaller
     #: take at its own size), because what it measures is the flow's reach; physics'
     #: speeds are normalised to a 256-px short side instead, to compare objects' motion
     #: across resolutions

@@ -29,3 +29,16 @@ def test_block_flow_is_each_blocks_mean_flow_less_the_camera():
     g = MOTION_GRID
     want = flow.reshape(g, h // g, g, w // g, 2).mean(axis=(1, 3)) - m.camera
     np.testing.assert_allclose(m.block_flow, want, atol=1e-5)
+
+
+def test_block_peak_speed_is_the_fastest_quarter_of_each_block():
+    # a still frame but for a hand-sized patch (one quarter of one block: 16 x 9 px)
+    # moving 6 px a frame: the block's mean flow shows a quarter of it, its peak all of it
+    h, w = 144, 256
+    flow = np.zeros((h, w, 2), np.float32)
+    flow[18:27, 32:48] = (6.0, 0.0)  # the top-left quarter of block (1, 1)
+    m = _motion_with_flow(flow)
+    peak = m.block_peak_speed
+    assert peak.shape == (MOTION_GRID, MOTION_GRID)
+    assert peak[1, 1] == np.float32(6.0) and np.delete(peak.ravel(), 9).max() == 0.0
+    assert np.hypot(*m.block_flow[1, 1]) == np.float32(1.5)

@@ -76,7 +76,7 @@ class FlickerDetector(Detector):
         self._signed: list[np.ndarray] = []  # per-block signed residual
         self._abs: list[np.ndarray] = []     # per-block absolute residual
         self._bright: list[np.ndarray] = []  # per-block mean luma of the frame
-        self._moving: list[np.ndarray] = []  # per-block speed against the camera (px/frame)
+        self._moving: list[np.ndarray] = []  # per block, its fastest quarter's speed (px/frame)
 
     def update(self, frame: Frame) -> None:
         rgb = frame.rgb
@@ -96,7 +96,7 @@ class FlickerDetector(Detector):
             self._abs.append(absd.astype(np.float32))
             self._bright.append(cv2.resize(motion.cur, (MOTION_GRID, MOTION_GRID),
                                            interpolation=cv2.INTER_AREA).astype(np.float32))
-            self._moving.append(np.hypot(*np.moveaxis(motion.block_flow, -1, 0)).astype(np.float32))
+            self._moving.append(motion.block_peak_speed.astype(np.float32))
 
     def finish(self, times_s: np.ndarray) -> DetectorResult:
         cfg = self.config
