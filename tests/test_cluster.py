@@ -157,18 +157,27 @@ def _unhang() -> None:
     qc.batch._analyse = getattr(qc.batch._analyse, "real", qc.batch._analyse)
 
 
-def _scan_watched(cluster, root: Path, tmp_path: Path, take_timeout_s: int) -> list[dict]:
-    """``qc scan`` of ``root`` on ``cluster``, the workers asked every 0.5 s (not 5 s)."""
+def _scan_stalled(cluster, root: Path, tmp_path: Path, take_timeout_s: int,
+                  *stall: object) -> dict[str, dict]:
+    """``qc scan`` of ``root`` on ``cluster`` while the workers :func:`_stall` ``*stall``,
+    the workers asked every 0.5 s (not 5 s); the report's takes by path."""
+    import distributed
+
     report = tmp_path / "report.json"
-    r = subprocess.run(
-        [sys.executable, "-c",
-         "import qc.cluster as c; c.WATCH_S = 0.5; from qc.cli import main; "
-         f"raise SystemExit(main(['scan', {str(root)!r}, '--scheduler', "
-         f"{cluster.scheduler_address!r}, '--take-timeout', '{take_timeout_s}', '-q', "
-         f"'--store', {str(tmp_path / 'qc.db')!r}, '--json', {str(report)!r}]))"],
-        capture_output=True, text=True, timeout=TIMEOUT_S)
+    with distributed.Client(cluster) as client:
+        client.run(_stall, *stall)
+        try:
+            r = subprocess.run(
+                [sys.executable, "-c",
+                 "import qc.cluster as c; c.WATCH_S = 0.5; from qc.cli import main; "
+                 f"raise SystemExit(main(['scan', {str(root)!r}, '--scheduler', "
+                 f"{cluster.scheduler_address!r}, '--take-timeout', '{take_timeout_s}', '-q', "
+                 f"'--store', {str(tmp_path / 'qc.db')!r}, '--json', {str(report)!r}]))"],
+                capture_output=True, text=True, timeout=TIMEOUT_S)
+        finally:
+            client.run(_unhang)
     assert r.returncode == 0, r.stderr
-    return _takes(report)
+    return {t["path"]: t for t in _takes(report)}
 
 
 def _three_takes(tmp_path: Path, middle: str) -> Path:
@@ -187,11 +196,7 @@ def test_a_take_stuck_on_a_worker_is_stopped_and_the_scan_goes_on(cluster, tmp_p
     root = _three_takes(tmp_path, "stuck.mp4")
     with distributed.Client(cluster) as client:
         before = set(client.scheduler_info()["workers"])
-        client.run(_stall, "stuck")
-        try:
-            takes = {t["path"]: t for t in _scan_watched(cluster, root, tmp_path, 2)}
-        finally:
-            client.run(_unhang)
+    takes = _scan_stalled(cluster, root, tmp_path, 2, "stuck")
     assert takes["stuck.mp4"]["status"] == "error"
     assert "time limit of 2 s" in takes["stuck.mp4"]["error"]
     assert takes["a.mp4"]["status"] == takes["z.mp4"]["status"] == "ok"
@@ -223,12 +228,8 @@ def test_a_take_over_the_memory_limit_on_a_worker_is_stopped_and_the_scan_goes_o
         client.wait_for_workers(2, timeout=60)
         # room for a scan's own growth (the face models alone are ~100 MB), not for 1 GB
         base = max(client.run(_worker_rss_mb).values())
-        (root / "qc.toml").write_text(f"[scan]\ntake_memory_mb = {int(base) + 500}\n")
-        client.run(_stall, "hog", 1)
-        try:
-            takes = {t["path"]: t for t in _scan_watched(cluster, root, tmp_path, 120)}
-        finally:
-            client.run(_unhang)
+    (root / "qc.toml").write_text(f"[scan]\ntake_memory_mb = {int(base) + 500}\n")
+    takes = _scan_stalled(cluster, root, tmp_path, 120, "hog", 1)
     assert takes["hog.mp4"]["status"] == "error"
     assert "MB of memory, more than the limit" in takes["hog.mp4"]["error"]
     assert takes["a.mp4"]["status"] == takes["z.mp4"]["status"] == "ok"

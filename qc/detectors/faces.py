@@ -218,8 +218,11 @@ class FacesDetector(Detector):
             return ()
         w, h = self._face_width, self._face_height
         return tuple((b[0] / w, b[1] / h, b[2] / w, b[3] / h)
-                     for b in (tr.box for tr in self._tracks
-                               if idx - tr.last_idx <= 2 * self.config.detect_every))
+                     for b in (tr.box for tr in self._tracks if self._followed(tr, idx)))
+
+    def _followed(self, tr: _Track, idx: int) -> bool:
+        """Whether ``tr`` is still followed by the flow at frame ``idx`` (seen lately)."""
+        return idx - tr.last_idx <= 2 * self.config.detect_every
 
     def _update(self, frame: Frame) -> None:
         motion = getattr(frame, "motion", None)
@@ -301,7 +304,7 @@ class FacesDetector(Detector):
         sx = w / self._face_width
         camera = motion.camera
         for tr in self._tracks:
-            if idx - tr.last_idx > 2 * self.config.detect_every:
+            if not self._followed(tr, idx):
                 continue
             x0, y0, x1, y1 = (int(round(v * sx)) for v in tr.box)
             x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
