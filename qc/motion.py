@@ -25,6 +25,9 @@ T = TypeVar("T")
 MOTION_GRID = 8
 #: flow is computed on frames whose longer side is at most this
 MOTION_SIZE_PX = 256
+#: how far from the camera's motion (flow-frame pixels) a block's content is looked for
+#: before its own, faster flow is believed (:attr:`Motion.block_shown`)
+SHOWN_REACH_PX = 2
 
 _DIS: cv2.DISOpticalFlow | None = None
 
@@ -145,6 +148,52 @@ class Motion:
                           interpolation=cv2.INTER_AREA) - self.camera
         speed = np.hypot(fine[..., 0], fine[..., 1])
         return speed.reshape(MOTION_GRID, 2, MOTION_GRID, 2).max(axis=(1, 3))
+
+    @cached_property
+    @_timed
+    def block_shown(self) -> np.ndarray:
+        """Per block, whether its pixels show its own motion, (grid, grid) bool.
+
+        The flow can read a block far faster than the camera where its content has a
+        look-alike a few pixels on (a brick or tile lattice, a frame border with new
+        content coming in): it then jumps by a lattice period for a frame or two, and the
+        block seems to dart off.  A block moving more than :data:`SHOWN_REACH_PX` + 1.5 px
+        against the camera is shown to move only if its content, carried by its own
+        flow, matches the next frame better than the best match within
+        :data:`SHOWN_REACH_PX` of where the camera's motion alone takes it; slower blocks
+        are not questioned (the search would reach them).  A block whose search window
+        leaves the frame is judged on the part of it that stays inside; under 40% of it,
+        the block is not shown either.
+        """
+        speed = np.hypot(self.block_flow[..., 0], self.block_flow[..., 1])
+        shown = np.ones(speed.shape, dtype=bool)
+        fast = np.argwhere(speed > SHOWN_REACH_PX + 1.5)
+        if not len(fast):
+            return shown
+        prev = cv2.GaussianBlur(self.prev, (3, 3), 0).astype(np.float32)
+        cur = cv2.GaussianBlur(self.cur, (3, 3), 0).astype(np.float32)
+        h, w = prev.shape
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        flow = self.flow_fwd
+        carried = cv2.remap(cur, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+        sq = (prev - carried) ** 2
+        r = SHOWN_REACH_PX
+        cx, cy = (int(round(float(v))) for v in self.camera)
+        g = MOTION_GRID
+        for by, bx in fast:
+            y0, y1 = by * h // g, (by + 1) * h // g
+            x0, x1 = bx * w // g, (bx + 1) * w // g
+            # the part of the block whose search window lies inside the frame
+            ty0, ty1 = max(y0, r - cy), min(y1, h - cy - r)
+            tx0, tx1 = max(x0, r - cx), min(x1, w - cx - r)
+            if ty1 <= ty0 or tx1 <= tx0 or (ty1 - ty0) * (tx1 - tx0) < 0.4 * (y1 - y0) * (x1 - x0):
+                shown[by, bx] = False
+                continue
+            window = cur[ty0 + cy - r: ty1 + cy + r, tx0 + cx - r: tx1 + cx + r]
+            near = float(cv2.matchTemplate(window, prev[ty0:ty1, tx0:tx1], cv2.TM_SQDIFF).min())
+            shown[by, bx] = near > float(sq[ty0:ty1, tx0:tx1].sum())
+        return shown
 
     @cached_property
     @_timed

@@ -42,3 +42,47 @@ def test_block_peak_speed_is_the_fastest_quarter_of_each_block():
     assert peak.shape == (MOTION_GRID, MOTION_GRID)
     assert peak[1, 1] == np.float32(6.0) and np.delete(peak.ravel(), 9).max() == 0.0
     assert np.hypot(*m.block_flow[1, 1]) == np.float32(1.5)
+
+
+def _shifted(img: np.ndarray, dx: int) -> np.ndarray:
+    """``img`` moved ``dx`` px right (its left edge repeated), as a camera pan shows it."""
+    return np.concatenate([np.repeat(img[:, :1], dx, axis=1), img[:, :-dx]], axis=1)
+
+
+def _pan_with_fast_block(prev: np.ndarray, cur: np.ndarray, block_dx: float) -> Motion:
+    """The camera moves 1 px right; the flow reads block (3, 3) ``block_dx`` px right."""
+    m = Motion(prev, cur, shrunk=True)
+    flow = np.zeros(prev.shape + (2,), np.float32)
+    flow[..., 0] = 1.0
+    flow[54:72, 96:128, 0] = block_dx  # block (3, 3) of 8 x 8 on 144 x 256
+    m.__dict__["flow_fwd"] = flow
+    return m
+
+
+def test_a_block_read_a_lattice_period_fast_is_not_shown_to_move():
+    # a brick-like lattice (period 8 px across) panned 1 px: the flow may read a block
+    # 8 px further on, where the lattice looks the same - no motion of its own
+    rng = np.random.default_rng(5)
+    tile = rng.integers(40, 220, (144, 8)).astype(np.uint8)
+    lattice = np.tile(tile, (1, 40))[:, :256]
+    m = _pan_with_fast_block(lattice, _shifted(lattice, 1), 9.0)
+    assert np.hypot(*m.block_flow[3, 3]) == np.float32(8.0)
+    shown = m.block_shown
+    assert not shown[3, 3] and np.delete(shown.ravel(), 27).all()
+
+
+def test_an_object_that_darts_off_is_shown_to_move():
+    # the same pan over a random texture, but block (3, 3)'s content really moved 9 px
+    rng = np.random.default_rng(6)
+    prev = rng.integers(40, 220, (144, 256)).astype(np.uint8)
+    cur = _shifted(prev, 1)
+    cur[54:72, 105:137] = prev[54:72, 96:128]
+    assert _pan_with_fast_block(prev, cur, 9.0).block_shown.all()
+
+
+def test_blocks_within_the_search_reach_are_not_questioned():
+    # 3 px against the camera is within reach of the search around it: not looked at
+    rng = np.random.default_rng(7)
+    tile = rng.integers(40, 220, (144, 8)).astype(np.uint8)
+    lattice = np.tile(tile, (1, 40))[:, :256]
+    assert _pan_with_fast_block(lattice, _shifted(lattice, 1), 4.0).block_shown.all()

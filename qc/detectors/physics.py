@@ -109,7 +109,10 @@ class PhysicsDetector(Detector):
         self._blocks.append(absd.astype(np.float32).ravel())
         self._look_for_teleport()
         self._pending = (len(self._blocks) - 1, motion.prev, motion.cur, camera)
-        self._vel.append((motion.block_flow.reshape(-1, 2) * k).astype(np.float32))
+        # a block whose content is found as well near where the camera takes it does not
+        # move of its own, whatever the flow says (a lattice's look-alike, a frame border)
+        own = motion.block_flow * motion.block_shown[..., None]
+        self._vel.append((own.reshape(-1, 2) * k).astype(np.float32))
         self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast,
                          valid=float(valid.mean()), absdiff=motion.absdiff,
                          gx=float(camera[0]) * k, gy=float(camera[1]) * k)
