@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: bump when a detector changes what it measures: stored results of older versions are rescanned
-ANALYSIS_VERSION = 38
+ANALYSIS_VERSION = 39
 CONFIG_FILENAME = "qc.toml"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif")
 
@@ -162,6 +162,9 @@ class PhysicsConfig:
     #: something moving at least this many times faster than just before and just after,
     #: with no ramp up or down, is a speed spike
     speed_ratio: float = field(default=2.6, metadata=_range(1.1, 100))
+    #: speed spikes and reversals leave out the blocks of the faces the faces detector
+    #: follows (a grimace or a quick nod is a face's own motion, judged by that detector)
+    leave_faces: bool = True
 
 
 PROFILES: dict[str, dict[str, float]] = {

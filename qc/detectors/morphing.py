@@ -9,7 +9,7 @@ import numpy as np
 
 from qc.config import MorphingConfig
 from qc.decode import Frame
-from qc.detectors.base import Detector, DetectorResult, Event
+from qc.detectors.base import Detector, DetectorResult, Event, face_blocks
 from qc.motion import MOTION_GRID
 from qc.signals import events_from_score, fps_of, mad, quiet_nan
 
@@ -17,10 +17,6 @@ __all__ = ["MorphingDetector"]
 
 WARP_KEY = "warp_error"
 DRIFT_KEY = "drift"
-#: a face's blocks reach beyond its box (brows to chin) by these fractions of its size:
-#: sideways and below (ears, jaw), and above (forehead, hair)
-FACE_MARGIN = 0.3
-FACE_MARGIN_TOP = 0.7
 
 
 def _block_means(img: np.ndarray, valid: np.ndarray, grid: int) -> np.ndarray:
@@ -32,30 +28,6 @@ def _block_means(img: np.ndarray, valid: np.ndarray, grid: int) -> np.ndarray:
     with np.errstate(all="ignore"):
         out = num / den
     out[den < 0.3] = np.nan
-    return out
-
-
-def face_blocks(faces: tuple[tuple[float, float, float, float], ...], grid: int) -> np.ndarray:
-    """Which blocks of a ``grid`` x ``grid`` grid a face's box (widened) touches.
-
-    Parameters
-    ----------
-    faces : tuple of (x0, y0, x1, y1)
-        Face boxes as fractions of the frame's width and height.
-    grid : int
-        Blocks per side.
-
-    Returns
-    -------
-    ndarray of bool, shape (grid, grid)
-    """
-    out = np.zeros((grid, grid), dtype=bool)
-    for x0, y0, x1, y1 in faces:
-        mx, my = FACE_MARGIN * (x1 - x0), FACE_MARGIN * (y1 - y0)
-        top = FACE_MARGIN_TOP * (y1 - y0)
-        c0, c1 = np.floor(np.clip([x0 - mx, x1 + mx], 0, 1) * grid * (1 - 1e-9)).astype(int)
-        r0, r1 = np.floor(np.clip([y0 - top, y1 + my], 0, 1) * grid * (1 - 1e-9)).astype(int)
-        out[r0:r1 + 1, c0:c1 + 1] = True
     return out
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from qc.config import PhysicsConfig
 from qc.decode import Frame
-from qc.detectors.base import Detector, DetectorResult, Event, SignalBuffer
+from qc.detectors.base import Detector, DetectorResult, Event, SignalBuffer, face_blocks
 from qc.motion import MOTION_GRID
 from qc.signals import (
     events_from_score,
@@ -76,6 +76,12 @@ class PhysicsDetector(Detector):
       way a bounce off the ground does not explain;
     * a **freeze**: a stretch of identical frames far stiller than the motion just before
       or just after it (a person holding still is quiet around it too).
+
+    Speeds and reversals are read from each block's flow against the camera, where the
+    block's pixels show that motion (:attr:`qc.motion.Motion.block_shown`).  With
+    ``leave_faces`` they leave out the blocks of the faces the faces detector follows
+    (published on each frame as ``frame.faces``; it runs first): a grimace or a quick
+    nod is a face's own motion, and a face that jitters or jumps is that detector's event.
     """
 
     name: ClassVar[str] = "physics"
@@ -112,6 +118,10 @@ class PhysicsDetector(Detector):
         # a block whose content is found as well near where the camera takes it does not
         # move of its own, whatever the flow says (a lattice's look-alike, a frame border)
         own = motion.block_flow * motion.block_shown[..., None]
+        # a face's own motion (a grimace, a nod) is the faces detector's to judge
+        faces = getattr(frame, "faces", ())
+        if faces and self.config.leave_faces:
+            own = own * ~face_blocks(faces, MOTION_GRID)[..., None]
         self._vel.append((own.reshape(-1, 2) * k).astype(np.float32))
         self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast,
                          valid=float(valid.mean()), absdiff=motion.absdiff,

@@ -8,7 +8,8 @@ from feed import feed
 
 from qc.config import MorphingConfig
 from qc.detectors import DETECTORS
-from qc.detectors.morphing import MorphingDetector, face_blocks
+from qc.detectors.base import face_blocks
+from qc.detectors.morphing import MorphingDetector
 from qc.motion import MOTION_GRID
 
 N = 96

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
+from feed import feed
 
+from qc.config import PhysicsConfig
 from qc.detectors.base import Event
-from qc.detectors.physics import CUT_LABEL, _cadence, _reversals, _skips, _speed_spikes
+from qc.detectors.physics import CUT_LABEL, PhysicsDetector, _cadence, _reversals, _skips, _speed_spikes
 from qc.scan import suppress_echoes
 
 GRID = 8
@@ -302,3 +305,42 @@ def test_a_picture_held_a_fifth_of_a_second_is_a_freeze(held: int, found: bool):
         assert frozen[0].start_s <= start / 24 and frozen[0].end_s >= (start + held - 1) / 24
     else:
         assert not frozen
+
+
+
+def _darting_patch(seed: int) -> list[np.ndarray]:
+    """A textured scene panned 1 px a frame; a 40-px patch moves 2 px a frame against it,
+    darts 10 px a frame at frames 21-23, then moves on (an impossible burst)."""
+    rng = np.random.default_rng(seed)
+    scene = cv2.GaussianBlur(rng.integers(0, 256, (144, 320)).astype(np.uint8), (0, 0), 1.5)
+    patch = cv2.GaussianBlur(rng.integers(0, 256, (40, 40)).astype(np.uint8), (0, 0), 3.0)
+    patch = cv2.normalize(patch, None, 0, 255, cv2.NORM_MINMAX)
+    steps = [2] * 20 + [10] * 3 + [2] * 17
+    x, frames = 20, []
+    for i, step in enumerate([0] + steps):
+        x += step + (i > 0)  # its own motion and the camera's
+        img = scene[:, 40 - i: 296 - i].copy()
+        img[52:92, x:x + 40] = patch
+        frames.append(img)
+    return frames
+
+
+def _speed_events(frames: list[np.ndarray], faces=(), **cfg) -> list[Event]:
+    det = PhysicsDetector(PhysicsConfig(**cfg))
+    feed(det, frames, fps=24.0, faces=faces)  # what the faces detector publishes, running first
+    return [e for e in det.finish(np.arange(len(frames)) / 24.0).events if e.label == "speed spike"]
+
+
+def test_a_patch_darting_off_is_a_speed_spike():
+    events = _speed_events(_darting_patch(8))
+    assert len(events) == 1 and 0.8 <= events[0].start_s <= 0.92 and events[0].end_s <= 1.0
+
+
+def test_a_face_darting_is_left_to_the_faces_detector():
+    # a followed face over the patch's path: its motion is that face's own (a nod)
+    face = ((60 / 256, 52 / 144, 180 / 256, 92 / 144),)
+    frames = _darting_patch(8)
+    assert _speed_events(frames, faces=face) == []
+    # ... unless told otherwise; a face elsewhere changes nothing
+    assert _speed_events(frames, faces=face, leave_faces=False)
+    assert _speed_events(frames, faces=((0.9, 0.0, 1.0, 0.1),))
