@@ -75,7 +75,8 @@ class PhysicsDetector(Detector):
     * a **reversal**: the fastest thing turns back within a frame while moving fast, in a
       way a bounce off the ground does not explain;
     * a **freeze**: a stretch of identical frames far stiller than the motion just before
-      or just after it (a person holding still is quiet around it too).
+      or just after it (a person holding still is quiet around it too; the black frames
+      held in a fade have no picture to freeze).
 
     Speeds and reversals are read from each block's flow against the camera, where the
     block's pixels show that motion (:attr:`qc.motion.Motion.block_shown`).  With
@@ -206,7 +207,9 @@ class PhysicsDetector(Detector):
             min_frames = max(2, int(np.ceil(cfg.min_freeze_s * fps)))
             around_n = max(3, int(round(0.25 * fps)))
             for a, b in runs(still > 0, max_gap=1):
-                if b - a + 1 >= min_frames and not (a <= 1 and b >= n - 2):
+                # black (or white) held in the middle of a fade is no frozen picture
+                if b - a + 1 >= min_frames and not (a <= 1 and b >= n - 2) \
+                        and not flat[a: b + 1].all():
                     # someone holding still is quiet before and after too; a frozen
                     # take stops dead in the middle of its motion
                     around = [float(np.nanmedian(x)) for x in

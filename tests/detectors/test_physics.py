@@ -308,6 +308,26 @@ def test_a_picture_held_a_fifth_of_a_second_is_a_freeze(held: int, found: bool):
 
 
 
+def test_black_held_in_a_fade_is_no_freeze():
+    """A panning take fades to black over 6 frames, stays black for 8 (a third of a
+    second, longer than a freeze) and fades back in: a fade, not frozen frames."""
+    rng = np.random.default_rng(12)
+    bg, tex, disc = _scene(rng)
+    pan = [np.roll(_put(bg, (tex, disc), 60 + 2 * i, 50), 3 * i, axis=1) for i in range(46)]
+    gain = np.concatenate([np.ones(14), np.linspace(1, 0, 7)[1:], np.zeros(8),
+                           np.linspace(0, 1, 7)[1:], np.ones(12)])
+
+    def frozen(frames: list[np.ndarray]) -> list[Event]:
+        det = PhysicsDetector(PhysicsConfig())
+        feed(det, frames)
+        return [e for e in det.finish(np.arange(len(frames)) / 24.0).events
+                if e.label == "frozen frames"]
+
+    assert frozen([(f * g).astype(np.uint8) for f, g in zip(pan, gain)]) == []
+    # the picture itself held as long, in the middle of the pan, is frozen
+    assert len(frozen(pan[:20] + [pan[19]] * 8 + pan[20:38])) == 1
+
+
 def _darting_patch(seed: int) -> list[np.ndarray]:
     """A textured scene panned 1 px a frame; a 40-px patch moves 2 px a frame against it,
     darts 10 px a frame at frames 21-23, then moves on (an impossible burst)."""
