@@ -173,11 +173,7 @@ class Motion:
         prev = cv2.GaussianBlur(self.prev, (3, 3), 0).astype(np.float32)
         cur = cv2.GaussianBlur(self.cur, (3, 3), 0).astype(np.float32)
         h, w = prev.shape
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
         flow = self.flow_fwd
-        carried = cv2.remap(cur, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REPLICATE)
-        sq = (prev - carried) ** 2
         r = SHOWN_REACH_PX
         cx, cy = (int(round(float(v))) for v in self.camera)
         g = MOTION_GRID
@@ -190,9 +186,16 @@ class Motion:
             if ty1 <= ty0 or tx1 <= tx0 or (ty1 - ty0) * (tx1 - tx0) < 0.4 * (y1 - y0) * (x1 - x0):
                 shown[by, bx] = False
                 continue
+            part = prev[ty0:ty1, tx0:tx1]
+            # its content carried by its own flow ...
+            ys, xs = np.mgrid[ty0:ty1, tx0:tx1].astype(np.float32)
+            f = flow[ty0:ty1, tx0:tx1]
+            carried = cv2.remap(cur, xs + f[..., 0], ys + f[..., 1], cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
+            # ... against the best match near where the camera alone takes it
             window = cur[ty0 + cy - r: ty1 + cy + r, tx0 + cx - r: tx1 + cx + r]
-            near = float(cv2.matchTemplate(window, prev[ty0:ty1, tx0:tx1], cv2.TM_SQDIFF).min())
-            shown[by, bx] = near > float(sq[ty0:ty1, tx0:tx1].sum())
+            near = float(cv2.matchTemplate(window, part, cv2.TM_SQDIFF).min())
+            shown[by, bx] = near > float(((part - carried) ** 2).sum())
         return shown
 
     @cached_property
