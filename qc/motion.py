@@ -10,7 +10,7 @@ import functools
 import time
 from collections.abc import Callable
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -49,17 +49,17 @@ def shrink(gray: np.ndarray) -> np.ndarray:
     return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
 
 
-def _timed(fn: Callable[[Motion], T]) -> Callable[[Motion], T]:
+def _timed(fn: Callable[..., T]) -> Callable[..., T]:
     """Add the time of an outermost computation to ``Motion.spent_s`` (for the benchmark)."""
 
     @functools.wraps(fn)
-    def wrapper(self: Motion) -> T:
+    def wrapper(self: Motion, *args: Any) -> T:
         if self._depth:
-            return fn(self)
+            return fn(self, *args)
         self._depth += 1
         t0 = time.perf_counter()
         try:
-            return fn(self)
+            return fn(self, *args)
         finally:
             self.spent_s += time.perf_counter() - t0
             self._depth -= 1
@@ -150,6 +150,42 @@ class Motion:
         return speed.reshape(MOTION_GRID, 2, MOTION_GRID, 2).max(axis=(1, 3))
 
     @cached_property
+    def _soft(self) -> tuple[np.ndarray, np.ndarray]:
+        """``prev`` and ``cur`` lightly blurred, float32: what block contents are matched on."""
+        return (cv2.GaussianBlur(self.prev, (3, 3), 0).astype(np.float32),
+                cv2.GaussianBlur(self.cur, (3, 3), 0).astype(np.float32))
+
+    def _carried_error(self, rows: tuple[int, int], cols: tuple[int, int],
+                       shift: np.ndarray | None = None) -> float:
+        """Squared error of ``prev``'s content in ``rows`` x ``cols`` carried onto ``cur``
+        by its own flow, or by ``shift`` (dx, dy) if given (blurred frames)."""
+        prev, cur = self._soft
+        ys, xs = np.mgrid[rows[0]:rows[1], cols[0]:cols[1]].astype(np.float32)
+        if shift is None:
+            f = self.flow_fwd[rows[0]:rows[1], cols[0]:cols[1]]
+            mx, my = xs + f[..., 0], ys + f[..., 1]
+        else:
+            mx, my = xs + float(shift[0]), ys + float(shift[1])
+        carried = cv2.remap(cur, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return float(((prev[rows[0]:rows[1], cols[0]:cols[1]] - carried) ** 2).sum())
+
+    @_timed
+    def camera_explains(self, block: tuple[int, int]) -> bool:
+        """Whether the camera's motion alone carries a block's content onto the next frame
+        at least as well as the block's own flow does.
+
+        For blocks too slow for :attr:`block_shown` to question: a block whose flow
+        reads a pixel or two against the camera where nothing moves (a frame border, a
+        flat or repeating texture) is explained by the camera; a thing that moves, even
+        slowly, is not.
+        """
+        h, w = self.prev.shape
+        by, bx = block
+        rows = (by * h // MOTION_GRID, (by + 1) * h // MOTION_GRID)
+        cols = (bx * w // MOTION_GRID, (bx + 1) * w // MOTION_GRID)
+        return self._carried_error(rows, cols, self.camera) <= self._carried_error(rows, cols)
+
+    @cached_property
     @_timed
     def block_shown(self) -> np.ndarray:
         """Per block, whether its pixels show its own motion, (grid, grid) bool.
@@ -170,10 +206,8 @@ class Motion:
         fast = np.argwhere(speed > SHOWN_REACH_PX + 1.5)
         if not len(fast):
             return shown
-        prev = cv2.GaussianBlur(self.prev, (3, 3), 0).astype(np.float32)
-        cur = cv2.GaussianBlur(self.cur, (3, 3), 0).astype(np.float32)
+        prev, cur = self._soft
         h, w = prev.shape
-        flow = self.flow_fwd
         r = SHOWN_REACH_PX
         cx, cy = (int(round(float(v))) for v in self.camera)
         g = MOTION_GRID
@@ -186,16 +220,11 @@ class Motion:
             if ty1 <= ty0 or tx1 <= tx0 or (ty1 - ty0) * (tx1 - tx0) < 0.4 * (y1 - y0) * (x1 - x0):
                 shown[by, bx] = False
                 continue
-            part = prev[ty0:ty1, tx0:tx1]
-            # its content carried by its own flow ...
-            ys, xs = np.mgrid[ty0:ty1, tx0:tx1].astype(np.float32)
-            f = flow[ty0:ty1, tx0:tx1]
-            carried = cv2.remap(cur, xs + f[..., 0], ys + f[..., 1], cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REPLICATE)
-            # ... against the best match near where the camera alone takes it
+            # its content carried by its own flow, against the best match near where the
+            # camera alone takes it
             window = cur[ty0 + cy - r: ty1 + cy + r, tx0 + cx - r: tx1 + cx + r]
-            near = float(cv2.matchTemplate(window, part, cv2.TM_SQDIFF).min())
-            shown[by, bx] = near > float(((part - carried) ** 2).sum())
+            near = float(cv2.matchTemplate(window, prev[ty0:ty1, tx0:tx1], cv2.TM_SQDIFF).min())
+            shown[by, bx] = near > self._carried_error((ty0, ty1), (tx0, tx1))
         return shown
 
     @cached_property

@@ -86,3 +86,15 @@ def test_blocks_within_the_search_reach_are_not_questioned():
     tile = rng.integers(40, 220, (144, 8)).astype(np.uint8)
     lattice = np.tile(tile, (1, 40))[:, :256]
     assert _pan_with_fast_block(lattice, _shifted(lattice, 1), 4.0).block_shown.all()
+
+
+def test_the_camera_explains_a_block_read_a_little_off_but_not_a_slow_object():
+    # the random texture panned 1 px; block (3, 3)'s flow reads 3 px where nothing of
+    # its own moves (a border or a flat patch read off): the camera explains it ...
+    rng = np.random.default_rng(8)
+    prev = rng.integers(40, 220, (144, 256)).astype(np.uint8)
+    assert _pan_with_fast_block(prev, _shifted(prev, 1), 3.0).camera_explains((3, 3))
+    # ... while content that really moved 2 px more than the camera is not explained
+    cur = _shifted(prev, 1)
+    cur[54:72, 99:131] = prev[54:72, 96:128]
+    assert not _pan_with_fast_block(prev, cur, 3.0).camera_explains((3, 3))

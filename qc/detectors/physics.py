@@ -12,7 +12,7 @@ import numpy as np
 from qc.config import PhysicsConfig
 from qc.decode import Frame
 from qc.detectors.base import Detector, DetectorResult, Event, SignalBuffer, face_blocks
-from qc.motion import MOTION_GRID
+from qc.motion import MOTION_GRID, SHOWN_REACH_PX, Motion
 from qc.signals import (
     events_from_score,
     fps_of,
@@ -91,7 +91,8 @@ class PhysicsDetector(Detector):
 
     def __init__(self, config: PhysicsConfig) -> None:
         super().__init__(config)
-        self._buf = SignalBuffer(("d1", "d2", "d3", "contrast", "valid", "absdiff", "gx", "gy"))
+        self._buf = SignalBuffer(("d1", "d2", "d3", "contrast", "valid", "absdiff", "gx", "gy",
+                                  "speed"))
         self._hists: list[np.ndarray] = []  # the last three histograms only
         self._blocks: list[np.ndarray] = []  # per-block residual, MOTION_GRID**2 floats a frame
         self._vel: list[np.ndarray] = []     # per-block velocity (camera removed), grid**2 x 2
@@ -126,7 +127,8 @@ class PhysicsDetector(Detector):
         self._vel.append((own.reshape(-1, 2) * k).astype(np.float32))
         self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast,
                          valid=float(valid.mean()), absdiff=motion.absdiff,
-                         gx=float(camera[0]) * k, gy=float(camera[1]) * k)
+                         gx=float(camera[0]) * k, gy=float(camera[1]) * k,
+                         speed=_top_speed(motion, own) * k)
 
     def _look_for_teleport(self) -> None:
         """Decide on the frame before the newest: where some block's residual spikes
@@ -188,7 +190,8 @@ class PhysicsDetector(Detector):
         ok = trusted[idx]
         seen = ~near_flat[idx] & np.isfinite(camera).all(axis=1)
         skip_score = _expand(_skips(np.nan_to_num(camera), seen) / cfg.skip_px, idx, n)
-        speed_score = _expand(_speed_spikes(np.linalg.norm(vel, axis=2).max(axis=1, initial=0.0), ok)
+        speed = np.nan_to_num(s["speed"])[idx] / steps
+        speed_score = _expand(_speed_spikes(speed, ok)
                               / cfg.speed_ratio, idx, n)
         reverse = _expand(_reversals(vel, ok), idx, n)
 
@@ -463,6 +466,28 @@ def _skips(camera: np.ndarray, seen: np.ndarray) -> np.ndarray:
     ok = seen[:-2] & seen[1:-1] & seen[2:]
     out[1:-1] = np.where(ok, dev / (1.0 + agree), 0.0)
     return out
+
+
+def _top_speed(motion: Motion, own: np.ndarray, *, looks: int = 6) -> float:
+    """The speed of the fastest block whose pixels show that it moves against the camera.
+
+    ``own`` is each block's flow against the camera (flow-frame pixels, zero where
+    :attr:`~qc.motion.Motion.block_shown` or a face left it out).  Blocks are taken
+    fastest first; one between 0.5 px and the reach of ``block_shown``'s search is
+    passed over while the camera's motion alone explains its content as well as its own
+    flow (:meth:`~qc.motion.Motion.camera_explains`: a corner of the frame, a patch of
+    lattice read a pixel or two off), so that such a block does not stand in for "the
+    speed around" a burst.  After ``looks`` blocks passed over, the next one counts.
+    """
+    speed = np.hypot(own[..., 0], own[..., 1]).ravel()
+    order = np.argsort(speed)[::-1]
+    for j in order[:looks]:
+        v = float(speed[j])
+        if v <= 0.5 or v > SHOWN_REACH_PX + 1.5:
+            return v
+        if not motion.camera_explains(divmod(int(j), MOTION_GRID)):
+            return v
+    return float(speed[order[looks]]) if order.size > looks else 0.0
 
 
 def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 3.0,

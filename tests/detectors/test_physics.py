@@ -9,7 +9,9 @@ from feed import feed
 
 from qc.config import PhysicsConfig
 from qc.detectors.base import Event
-from qc.detectors.physics import CUT_LABEL, PhysicsDetector, _cadence, _reversals, _skips, _speed_spikes
+from qc.detectors.physics import (CUT_LABEL, PhysicsDetector, _cadence, _reversals, _skips, _speed_spikes,
+                                  _top_speed)
+from qc.motion import Motion
 from qc.scan import suppress_echoes
 
 GRID = 8
@@ -364,3 +366,25 @@ def test_a_face_darting_is_left_to_the_faces_detector():
     # ... unless told otherwise; a face elsewhere changes nothing
     assert _speed_events(frames, faces=face, leave_faces=False)
     assert _speed_events(frames, faces=((0.9, 0.0, 1.0, 0.1),))
+
+
+def test_the_speed_around_a_burst_is_a_thing_that_moves():
+    """A still random texture; a patch in block (4, 2) moves 2 px a frame, while the
+    flow reads the corner block (0, 7) 3 px a frame where nothing moves: the frame's
+    speed is the patch's, not the corner's (which would stand for the speed around a
+    burst and hide it)."""
+    rng = np.random.default_rng(9)
+    prev = rng.integers(40, 220, (144, 256)).astype(np.uint8)
+    cur = prev.copy()
+    cur[72:90, 66:98] = prev[72:90, 64:96]  # block (4, 2) moved 2 px right
+    m = Motion(prev, cur, shrunk=True)
+    flow = np.zeros((144, 256, 2), np.float32)
+    flow[72:90, 64:96, 0] = 2.0
+    flow[0:18, 224:256, 0] = 3.0
+    m.__dict__["flow_fwd"] = flow
+    assert _top_speed(m, m.block_flow) == 2.0
+    # a corner that really moves is the fastest thing
+    cur[0:18, 227:256] = prev[0:18, 224:253]
+    m2 = Motion(prev, cur, shrunk=True)
+    m2.__dict__["flow_fwd"] = flow
+    assert _top_speed(m2, m2.block_flow) == 3.0
