@@ -49,6 +49,18 @@ def shrink(gray: np.ndarray) -> np.ndarray:
     return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
 
 
+Span = tuple[int, int]
+
+
+def _block_span(block: tuple[int, int], shape: tuple[int, ...]) -> tuple[Span, Span]:
+    """The pixel rows and columns ``(start, stop)`` of a block of the :data:`MOTION_GRID`
+    grid over a frame of ``shape`` (as ``cv2.resize`` with ``INTER_AREA`` averages them
+    when the size divides)."""
+    (by, bx), (h, w) = block, shape[:2]
+    return ((by * h // MOTION_GRID, (by + 1) * h // MOTION_GRID),
+            (bx * w // MOTION_GRID, (bx + 1) * w // MOTION_GRID))
+
+
 def _timed(fn: Callable[..., T]) -> Callable[..., T]:
     """Add the time of an outermost computation to ``Motion.spent_s`` (for the benchmark)."""
 
@@ -179,10 +191,7 @@ class Motion:
         flat or repeating texture) is explained by the camera; a thing that moves, even
         slowly, is not.
         """
-        h, w = self.prev.shape
-        by, bx = block
-        rows = (by * h // MOTION_GRID, (by + 1) * h // MOTION_GRID)
-        cols = (bx * w // MOTION_GRID, (bx + 1) * w // MOTION_GRID)
+        rows, cols = _block_span(block, self.prev.shape)
         return self._carried_error(rows, cols, self.camera) <= self._carried_error(rows, cols)
 
     @cached_property
@@ -210,10 +219,8 @@ class Motion:
         h, w = prev.shape
         r = SHOWN_REACH_PX
         cx, cy = (int(round(float(v))) for v in self.camera)
-        g = MOTION_GRID
         for by, bx in fast:
-            y0, y1 = by * h // g, (by + 1) * h // g
-            x0, x1 = bx * w // g, (bx + 1) * w // g
+            (y0, y1), (x0, x1) = _block_span((by, bx), (h, w))
             # the part of the block whose search window lies inside the frame
             ty0, ty1 = max(y0, r - cy), min(y1, h - cy - r)
             tx0, tx1 = max(x0, r - cx), min(x1, w - cx - r)
