@@ -28,6 +28,10 @@ MOTION_SIZE_PX = 256
 #: how far from the camera's motion (flow-frame pixels) a block's content is looked for
 #: before its own, faster flow is believed (:attr:`Motion.block_shown`)
 SHOWN_REACH_PX = 2
+#: blocks faster than this against the camera (flow-frame pixels) are out of that
+#: search's reach and are questioned by :attr:`Motion.block_shown`; slower ones by
+#: :meth:`Motion.camera_explains` where it matters
+QUESTIONED_PX = SHOWN_REACH_PX + 1.5
 
 _DIS: cv2.DISOpticalFlow | None = None
 
@@ -202,7 +206,7 @@ class Motion:
         The flow can read a block far faster than the camera where its content has a
         look-alike a few pixels on (a brick or tile lattice, a frame border with new
         content coming in): it then jumps by a lattice period for a frame or two, and the
-        block seems to dart off.  A block moving more than :data:`SHOWN_REACH_PX` + 1.5 px
+        block seems to dart off.  A block moving more than :data:`QUESTIONED_PX`
         against the camera is shown to move only if its content, carried by its own
         flow, matches the next frame better than the best match within
         :data:`SHOWN_REACH_PX` of where the camera's motion alone takes it; slower blocks
@@ -212,7 +216,7 @@ class Motion:
         """
         speed = np.hypot(self.block_flow[..., 0], self.block_flow[..., 1])
         shown = np.ones(speed.shape, dtype=bool)
-        fast = np.argwhere(speed > SHOWN_REACH_PX + 1.5)
+        fast = np.argwhere(speed > QUESTIONED_PX)
         if not len(fast):
             return shown
         prev, cur = self._soft

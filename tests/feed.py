@@ -31,3 +31,14 @@ def feed(detector: Detector, images: Any, *, fps: float = 24.0, **attrs: Any) ->
         detector.update(frame)
         frames.append(frame)
     return frames
+
+
+def motion_with_flow(flow: np.ndarray, prev: np.ndarray | None = None,
+                     cur: np.ndarray | None = None) -> Motion:
+    """The motion between ``prev`` and ``cur`` (flow-size luma; black if not given) with
+    ``flow`` standing in for the computed forward flow (a cached property)."""
+    h, w = flow.shape[:2]
+    black = np.zeros((h, w), np.uint8)
+    m = Motion(black if prev is None else prev, black if cur is None else cur, shrunk=True)
+    m.__dict__["flow_fwd"] = flow
+    return m

@@ -1,15 +1,9 @@
 from __future__ import annotations
 
 import numpy as np
+from feed import motion_with_flow as _motion_with_flow
 
 from qc.motion import MOTION_GRID, Motion
-
-
-def _motion_with_flow(flow: np.ndarray) -> Motion:
-    h, w = flow.shape[:2]
-    m = Motion(np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8), shrunk=True)
-    m.__dict__["flow_fwd"] = flow  # stands in for the computed flow (a cached property)
-    return m
 
 
 def test_camera_is_the_median_flow():
@@ -51,20 +45,22 @@ def _shifted(img: np.ndarray, dx: int) -> np.ndarray:
 
 def _pan_with_fast_block(prev: np.ndarray, cur: np.ndarray, block_dx: float) -> Motion:
     """The camera moves 1 px right; the flow reads block (3, 3) ``block_dx`` px right."""
-    m = Motion(prev, cur, shrunk=True)
     flow = np.zeros(prev.shape + (2,), np.float32)
     flow[..., 0] = 1.0
     flow[54:72, 96:128, 0] = block_dx  # block (3, 3) of 8 x 8 on 144 x 256
-    m.__dict__["flow_fwd"] = flow
-    return m
+    return _motion_with_flow(flow, prev, cur)
+
+
+def _lattice(seed: int) -> np.ndarray:
+    """A brick-like lattice, 144 x 256, repeating every 8 px across."""
+    tile = np.random.default_rng(seed).integers(40, 220, (144, 8)).astype(np.uint8)
+    return np.tile(tile, (1, 32))
 
 
 def test_a_block_read_a_lattice_period_fast_is_not_shown_to_move():
     # a brick-like lattice (period 8 px across) panned 1 px: the flow may read a block
     # 8 px further on, where the lattice looks the same - no motion of its own
-    rng = np.random.default_rng(5)
-    tile = rng.integers(40, 220, (144, 8)).astype(np.uint8)
-    lattice = np.tile(tile, (1, 40))[:, :256]
+    lattice = _lattice(5)
     m = _pan_with_fast_block(lattice, _shifted(lattice, 1), 9.0)
     assert np.hypot(*m.block_flow[3, 3]) == np.float32(8.0)
     shown = m.block_shown
@@ -82,9 +78,7 @@ def test_an_object_that_darts_off_is_shown_to_move():
 
 def test_blocks_within_the_search_reach_are_not_questioned():
     # 3 px against the camera is within reach of the search around it: not looked at
-    rng = np.random.default_rng(7)
-    tile = rng.integers(40, 220, (144, 8)).astype(np.uint8)
-    lattice = np.tile(tile, (1, 40))[:, :256]
+    lattice = _lattice(7)
     assert _pan_with_fast_block(lattice, _shifted(lattice, 1), 4.0).block_shown.all()
 
 

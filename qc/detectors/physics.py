@@ -12,7 +12,7 @@ import numpy as np
 from qc.config import PhysicsConfig
 from qc.decode import Frame
 from qc.detectors.base import Detector, DetectorResult, Event, SignalBuffer, face_blocks
-from qc.motion import MOTION_GRID, SHOWN_REACH_PX, Motion
+from qc.motion import MOTION_GRID, QUESTIONED_PX, Motion
 from qc.signals import (
     events_from_score,
     fps_of,
@@ -483,7 +483,7 @@ def _top_speed(motion: Motion, own: np.ndarray, *, looks: int = 6) -> float:
     order = np.argsort(speed)[::-1]
     for j in order[:looks]:
         v = float(speed[j])
-        if v <= 0.5 or v > SHOWN_REACH_PX + 1.5:
+        if v <= 0.5 or v > QUESTIONED_PX:
             return v
         if not motion.camera_explains(divmod(int(j), MOTION_GRID)):
             return v

@@ -5,13 +5,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from feed import feed
+from feed import feed, motion_with_flow
 
 from qc.config import PhysicsConfig
 from qc.detectors.base import Event
-from qc.detectors.physics import (CUT_LABEL, PhysicsDetector, _cadence, _reversals, _skips, _speed_spikes,
-                                  _top_speed)
-from qc.motion import Motion
+from qc.detectors.physics import (CUT_LABEL, PhysicsDetector, _cadence, _reversals, _skips,
+                                  _speed_spikes, _top_speed)
 from qc.scan import suppress_echoes
 
 GRID = 8
@@ -309,7 +308,6 @@ def test_a_picture_held_a_fifth_of_a_second_is_a_freeze(held: int, found: bool):
         assert not frozen
 
 
-
 def test_black_held_in_a_fade_is_no_freeze():
     """A panning take fades to black over 6 frames, stays black for 8 (a third of a
     second, longer than a freeze) and fades back in: a fade, not frozen frames."""
@@ -377,14 +375,12 @@ def test_the_speed_around_a_burst_is_a_thing_that_moves():
     prev = rng.integers(40, 220, (144, 256)).astype(np.uint8)
     cur = prev.copy()
     cur[72:90, 66:98] = prev[72:90, 64:96]  # block (4, 2) moved 2 px right
-    m = Motion(prev, cur, shrunk=True)
     flow = np.zeros((144, 256, 2), np.float32)
     flow[72:90, 64:96, 0] = 2.0
     flow[0:18, 224:256, 0] = 3.0
-    m.__dict__["flow_fwd"] = flow
+    m = motion_with_flow(flow, prev, cur)
     assert _top_speed(m, m.block_flow) == 2.0
     # a corner that really moves is the fastest thing
     cur[0:18, 227:256] = prev[0:18, 224:253]
-    m2 = Motion(prev, cur, shrunk=True)
-    m2.__dict__["flow_fwd"] = flow
-    assert _top_speed(m2, m2.block_flow) == 3.0
+    m = motion_with_flow(flow, prev, cur)
+    assert _top_speed(m, m.block_flow) == 3.0
