@@ -18,7 +18,7 @@ def test_a_long_take_is_written_and_decoded_frame_by_frame(tmp_path: Path):
 
 def test_kernels_are_timed_against_numpy():
     rows = kernel_timings(repeat=2)
-    assert [r[0] for r in rows] == ["warp_residual_blocks", "flow_median"]
+    assert [r[0] for r in rows] == ["warp_residual_blocks", "flow_median", "rolling_median"]
     assert all(nb > 0 and npy > 0 for _, nb, npy in rows)
 
 

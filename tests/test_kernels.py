@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from qc.kernels import flow_median, warp_residual_blocks
+from qc.kernels import flow_median, rolling_median, warp_residual_blocks
 
 
 def _bilinear_ref(img: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -117,3 +117,38 @@ def test_flow_median_checks_its_input():
         flow_median(np.zeros((4, 4), np.float32))
     with pytest.raises(ValueError, match="shape"):
         flow_median(np.zeros((0, 4, 2), np.float32))
+
+
+def rolling_median_ref(x: np.ndarray, half: int) -> np.ndarray:
+    n = x.shape[0]
+    out = np.full(x.shape, np.nan)
+    for t in range(n):
+        win = x[max(0, t - half):t + half + 1]
+        for j in range(x.shape[1]):
+            vals = win[:, j][np.isfinite(win[:, j])]
+            if vals.size:
+                out[t, j] = np.median(vals)
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("shape,half", [((1, 1), 0), ((1, 3), 4), ((5, 2), 1), ((48, 64), 24),
+                                        ((300, 8), 12), ((7, 3), 10)])
+def test_rolling_median_matches_numpy(seed: int, shape: tuple[int, int], half: int):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 5, shape)
+    if seed == 1:
+        x = np.round(x)  # many ties
+    if seed == 2:
+        x[rng.random(shape) < 0.3] = np.nan  # frames with no residual
+    if seed == 3:
+        x[:, 0] = np.nan  # a signal never measured
+    x.setflags(write=False)
+    assert_allclose(rolling_median(x, half), rolling_median_ref(x, half), rtol=0, atol=1e-12)
+
+
+def test_rolling_median_checks_its_input():
+    with pytest.raises(ValueError, match="2-d"):
+        rolling_median(np.zeros(4), 1)
+    with pytest.raises(ValueError, match="half"):
+        rolling_median(np.zeros((4, 2)), -1)
