@@ -8,7 +8,7 @@ from qc.detectors.base import Event
 
 __all__ = [
     "robust_z", "runs", "mad", "lower_mad", "fps_of", "frames_in",
-    "severity_from_ratio", "events_from_score", "quiet_nan",
+    "severity_from_ratio", "events_from_score", "quiet_nan", "held_frames",
 ]
 
 
@@ -176,3 +176,31 @@ def quiet_nan(func, *args, **kwargs):  # type: ignore[no-untyped-def]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return func(*args, **kwargs)
+
+
+def held_frames(absdiff: np.ndarray) -> np.ndarray:
+    """The frames that repeat the one before: a frozen stretch, or a take made at a
+    lower rate and padded with copies.
+
+    A held frame re-encoded is not bit-identical, so a frame counts as held while it
+    differs from the one before by less than 0.5 grey levels and 15% of the take's
+    typical difference.
+
+    Parameters
+    ----------
+    absdiff : ndarray
+        Mean absolute luma difference from the frame before (NaN for the first frame).
+
+    Returns
+    -------
+    ndarray of bool
+
+    Examples
+    --------
+    >>> held_frames(np.array([np.nan, 6.0, 0.2, 5.0, 0.0, 7.0])).tolist()
+    [False, False, True, False, True, False]
+    """
+    absdiff = np.asarray(absdiff, dtype=np.float64)
+    moving = float(np.nanmedian(absdiff)) if np.isfinite(absdiff).any() else 0.0
+    with np.errstate(invalid="ignore"):
+        return absdiff < max(0.5, 0.15 * moving)

@@ -16,6 +16,7 @@ from qc.motion import MOTION_GRID, QUESTIONED_PX, Motion
 from qc.signals import (
     events_from_score,
     fps_of,
+    held_frames,
     quiet_nan,
     runs,
     severity_from_ratio,
@@ -170,8 +171,7 @@ class PhysicsDetector(Detector):
         # freeze: frames identical to the one before
         absdiff = s["absdiff"]
         moving = float(np.nanmedian(absdiff)) if np.isfinite(absdiff).any() else 0.0
-        # (a held frame re-encoded is not bit-identical: allow the codec's noise)
-        still = (absdiff < max(0.5, 0.15 * moving)).astype(np.float32)
+        still = held_frames(absdiff).astype(np.float32)
 
         # jump: one block's residual spikes at one frame, above its own before and after
         jump = _jumps(np.asarray(self._blocks, dtype=np.float64).reshape(n, -1), cfg.z_threshold)
