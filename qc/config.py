@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: bump when a detector changes what it measures: stored results of older versions are rescanned
-ANALYSIS_VERSION = 41
+ANALYSIS_VERSION = 46
 CONFIG_FILENAME = "qc.toml"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif")
 
@@ -88,7 +88,11 @@ class FlickerConfig:
     min_luma_levels: float = field(default=3.0, metadata=_range(0, 255))
     #: boiling: a block's re-invented detail (mean absolute residual above its usual, in
     #: 8-bit luma levels) that is visible whatever the take's noise
-    boil_min_levels: float = field(default=10.0, metadata=_range(0, 255))
+    boil_min_levels: float = field(default=7.0, metadata=_range(0, 255))
+    #: boiling: a block's usual residual is its median over this many seconds either
+    #: side, so that a block whose residual drifts slowly (an exposure ramp, dithering
+    #: that grows as the picture moves) is measured against its own recent level
+    boil_window_s: float = field(default=1.0, metadata=_range(0.05, 3600))
     #: flicker and boiling stay put: a block any quarter of which moves against the
     #: camera faster than this is motion the flow did not follow (a fast ball, a
     #: strumming hand), not a region flickering or boiling.  Pixels a frame of the flow frame itself (longer side 256 px; a smaller

@@ -10,8 +10,9 @@ import numpy as np
 from qc.config import FlickerConfig
 from qc.decode import Frame
 from qc.detectors.base import Detector, DetectorResult, Event
+from qc.kernels import rolling_median
 from qc.motion import MOTION_GRID
-from qc.signals import events_from_score, fps_of, frames_in, mad, quiet_nan
+from qc.signals import events_from_score, fps_of, frames_in, held_frames, mad, quiet_nan
 
 __all__ = ["FlickerDetector"]
 
@@ -77,6 +78,7 @@ class FlickerDetector(Detector):
         self._abs: list[np.ndarray] = []     # per-block absolute residual
         self._bright: list[np.ndarray] = []  # per-block mean luma of the frame
         self._moving: list[np.ndarray] = []  # per block, its fastest quarter's speed (px/frame)
+        self._absdiff: list[float] = []      # mean absolute difference from the frame before
 
     def update(self, frame: Frame) -> None:
         rgb = frame.rgb
@@ -90,6 +92,7 @@ class FlickerDetector(Detector):
             self._abs.append(nan)
             self._bright.append(nan)
             self._moving.append(nan)
+            self._absdiff.append(np.nan)
         else:
             signed, absd, _ = motion.residual
             self._signed.append(signed.astype(np.float32))
@@ -97,6 +100,7 @@ class FlickerDetector(Detector):
             self._bright.append(cv2.resize(motion.cur, (MOTION_GRID, MOTION_GRID),
                                            interpolation=cv2.INTER_AREA).astype(np.float32))
             self._moving.append(motion.block_peak_speed.astype(np.float32))
+            self._absdiff.append(motion.absdiff)
 
     def finish(self, times_s: np.ndarray) -> DetectorResult:
         cfg = self.config
@@ -141,7 +145,14 @@ class FlickerDetector(Detector):
         with np.errstate(all="ignore"):
             rate = quiet_nan(np.nanmedian, signed / np.maximum(bright, 8.0), axis=1, keepdims=True)
         absd = raw_abs - np.abs(np.nan_to_num(rate, nan=0.0) * bright)
-        excess = absd - quiet_nan(np.nanmedian, absd, axis=0, keepdims=True)
+        # ... above the block's usual residual around that time (its median over
+        # boil_window_s either side): a block whose residual drifts slowly is measured
+        # against its own recent level, and a boil stands out against it
+        # (over the frames that move: a take padded with copies of its frames has a
+        # residual of 0 on every copy, which would set the usual level at nothing)
+        half = max(1, int(round(cfg.boil_window_s * fps_of(times_s))))
+        held = held_frames(np.asarray(self._absdiff))
+        excess = absd - rolling_median(np.where(held[:, None], np.nan, absd), half) if n else absd
         # ... where the content stays put: a block that moves against the camera (a fast
         # ball the flow cannot follow) or whose residual is mostly of one sign (an edge
         # or a brightness change, not detail re-invented) is not boiling
@@ -149,7 +160,10 @@ class FlickerDetector(Detector):
             one_sign = np.abs(signed) > cfg.boil_max_sign * raw_abs
         put = stays & ~one_sign
         boil = np.where(put, np.nan_to_num(excess, nan=0.0), 0.0).max(axis=1, initial=0.0).clip(0)
-        boil_score = boil / max(cfg.boil_min_levels, cfg.z_threshold * mad(boil))
+        # ... judged at the take's own cadence: a copy shows nothing re-invented, and
+        # counting the copies' zeros would shrink the take's spread
+        moves = ~held
+        boil_score = boil / max(cfg.boil_min_levels, cfg.z_threshold * mad(boil[moves]))
 
         events: list[Event] = []
         for score, label in (
@@ -161,10 +175,11 @@ class FlickerDetector(Detector):
                 if ev.start_s == ev.end_s and label == "brightness pumping":
                     ev = Event(ev.artifact, ev.start_s, ev.end_s, ev.severity, "flash")
                 events.append(ev)
-        # boiling must last: a single frame of residual is motion, not boiling
+        # boiling must last: a single frame of residual is motion, not boiling (three
+        # frames that move; the copies between them do not count)
         for ev in events_from_score(boil_score, times_s, artifact=self.name,
                                     label="texture boiling"):
-            if frames_in(times_s, ev) >= 3:
+            if frames_in(times_s[moves], ev) >= 3:
                 events.append(ev)
         return DetectorResult(
             signals={

@@ -46,6 +46,54 @@ def test_detail_reinvented_in_one_area_is_boiling():
     assert boils and all(0.5 <= e.start_s and e.end_s <= 1.1 for e in boils)
 
 
+def test_faint_detail_reinvented_in_a_quiet_take_is_boiling():
+    # a third of the area's detail re-invented every frame: a residual of about 8 grey
+    # levels where the rest of the take reads 1, under the 10-level floor of before
+    rng = np.random.default_rng(11)
+    scene = _scene(rng)
+    frames = []
+    for i in range(N):
+        img = scene + rng.normal(0, 1.0, scene.shape)
+        if 14 <= i <= 24:
+            patch = _scene(rng)[40:90, 100:170]
+            img[40:90, 100:170] = 0.7 * scene[40:90, 100:170] + 0.3 * patch
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+    boils = [e for e in _run(frames) if e.label == "texture boiling"]
+    assert boils and all(0.5 <= e.start_s and e.end_s <= 1.1 for e in boils)
+
+
+def test_grain_that_grows_slowly_in_one_area_is_no_boiling():
+    # the noise of an area growing steadily from frame 12 on as its light falls (sensor
+    # grain): by the end far above the take's typical residual (an event against the
+    # whole take's median), never far above the second before it
+    rng = np.random.default_rng(12)
+    scene = _scene(rng)
+    frames = []
+    for i in range(48):
+        img = scene + rng.normal(0, 1.0, scene.shape)
+        img[40:90, 100:170] += rng.normal(0, 0.5 + 0.35 * max(0, i - 12), (50, 70))
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+    assert not [e for e in _run(frames) if e.label == "texture boiling"]
+
+
+def test_a_take_padded_with_copies_is_judged_at_its_cadence():
+    # a take made at a lower rate and padded with copies (two of every five frames), an
+    # area re-drawn with a different amount of noise on each frame that moves (water,
+    # a strumming hand): the copies' residual of 0 must neither set the area's usual
+    # level nor shrink the take's spread (with them counted, 3 boiling events)
+    rng = np.random.default_rng(13)
+    scene = _scene(rng)
+    frames: list[np.ndarray] = []
+    for i in range(48):
+        if not frames or "mcmcm"[i % 5] == "m":
+            img = scene + rng.normal(0, 1.0, scene.shape)
+            img[40:90, 100:170] += rng.normal(0, 16.0 * rng.random(), (50, 70))
+            frames.append(np.clip(img, 0, 255).astype(np.uint8))
+        else:
+            frames.append(frames[-1].copy())
+    assert not [e for e in _run(frames) if e.label == "texture boiling"]
+
+
 def test_a_light_coming_up_in_one_area_is_no_boiling():
     # a lamp brightening one area by 16 levels a frame for 8 frames: a residual of one
     # sign, a change of light, not detail re-invented
