@@ -62,7 +62,7 @@ def one_line(message: object, *, limit: int = 300) -> str:
 
     Examples
     --------
-    >>> one_line("bad thing\n  at line 3")
+    >>> one_line("bad thing\\n  at line 3")
     'bad thing'
     """
     text = str(message).strip().splitlines()[0] if str(message).strip() else ""

@@ -74,7 +74,7 @@ def severity_from_ratio(ratio: float) -> float:
 
     Examples
     --------
-    >>> severity_from_ratio(1.0), severity_from_ratio(2.0)
+    >>> round(severity_from_ratio(1.0), 3), round(severity_from_ratio(2.0), 3)
     (0.3, 0.65)
     """
     if not np.isfinite(ratio) or ratio < 1.0:
