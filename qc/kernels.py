@@ -220,18 +220,36 @@ def flow_median(flow: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def _sorted_insert(buf, k, v):
+    """Insert ``v`` into the sorted ``buf[:k]``."""
+    i = k
+    while i > 0 and buf[i - 1] > v:
+        buf[i] = buf[i - 1]
+        i -= 1
+    buf[i] = v
+
+
+@njit(cache=True, nogil=True)
+def _sorted_remove(buf, k, v):
+    """Remove one ``v`` from the sorted ``buf[:k]`` (it is there)."""
+    i = 0
+    while i < k - 1 and buf[i] != v:
+        i += 1
+    while i < k - 1:
+        buf[i] = buf[i + 1]
+        i += 1
+
+
+@njit(cache=True, nogil=True)
 def _rolling_median(x, half):
     n, m = x.shape
     out = np.empty((n, m), np.float64)
     buf = np.empty(2 * half + 1, np.float64)  # the window's finite values, sorted
     for j in range(m):
         k = 0
-        for t in range(min(half, n - 1) + 1):  # the first window: frames 0 .. half
-            v = x[t, j]
-            if v == v:
-                i = np.searchsorted(buf[:k], v)
-                buf[i + 1:k + 1] = buf[i:k].copy()
-                buf[i] = v
+        for t in range(min(half, n - 1) + 1):  # the first window: rows 0 .. half
+            if x[t, j] == x[t, j]:
+                _sorted_insert(buf, k, x[t, j])
                 k += 1
         for t in range(n):
             if k == 0:
@@ -241,20 +259,13 @@ def _rolling_median(x, half):
             else:
                 out[t, j] = 0.5 * (buf[k // 2 - 1] + buf[k // 2])
             old = t - half  # leaves the window
-            if old >= 0:
-                v = x[old, j]
-                if v == v:
-                    i = np.searchsorted(buf[:k], v)
-                    buf[i:k - 1] = buf[i + 1:k].copy()
-                    k -= 1
+            if old >= 0 and x[old, j] == x[old, j]:
+                _sorted_remove(buf, k, x[old, j])
+                k -= 1
             new = t + half + 1  # comes in
-            if new < n:
-                v = x[new, j]
-                if v == v:
-                    i = np.searchsorted(buf[:k], v)
-                    buf[i + 1:k + 1] = buf[i:k].copy()
-                    buf[i] = v
-                    k += 1
+            if new < n and x[new, j] == x[new, j]:
+                _sorted_insert(buf, k, x[new, j])
+                k += 1
     return out
 
 
