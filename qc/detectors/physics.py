@@ -92,8 +92,8 @@ class PhysicsDetector(Detector):
 
     def __init__(self, config: PhysicsConfig) -> None:
         super().__init__(config)
-        self._buf = SignalBuffer(("d1", "d2", "d3", "contrast", "valid", "absdiff", "gx", "gy",
-                                  "speed"))
+        self._buf = SignalBuffer(("d1", "d2", "d3", "contrast", "luma", "valid", "absdiff",
+                                  "gx", "gy", "speed"))
         self._hists: list[np.ndarray] = []  # the last three histograms only
         self._blocks: list[np.ndarray] = []  # per-block residual, MOTION_GRID**2 floats a frame
         self._vel: list[np.ndarray] = []     # per-block velocity (camera removed), grid**2 x 2
@@ -105,10 +105,11 @@ class PhysicsDetector(Detector):
         d = [_hist_distance(self._hists[-k], h) if len(self._hists) >= k else np.nan
              for k in (1, 2, 3)]
         self._hists = (self._hists + [h])[-3:]
-        contrast = float(frame.gray.std())
+        mean, std = cv2.meanStdDev(frame.gray)
+        luma, contrast = float(mean[0, 0]), float(std[0, 0])
         motion = getattr(frame, "motion", None)
         if motion is None:
-            self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast)
+            self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast, luma=luma)
             self._blocks.append(np.full(MOTION_GRID * MOTION_GRID, np.nan, np.float32))
             self._vel.append(np.zeros((MOTION_GRID * MOTION_GRID, 2), np.float32))
             return
@@ -126,7 +127,7 @@ class PhysicsDetector(Detector):
         if faces and self.config.leave_faces:
             own = own * ~face_blocks(faces, MOTION_GRID)[..., None]
         self._vel.append((own.reshape(-1, 2) * k).astype(np.float32))
-        self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast,
+        self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast, luma=luma,
                          valid=float(valid.mean()), absdiff=motion.absdiff,
                          gx=float(camera[0]) * k, gy=float(camera[1]) * k,
                          speed=_top_speed(motion, own) * k)
@@ -162,7 +163,13 @@ class PhysicsDetector(Detector):
         # and flow there is unreliable: no cut, jump or motion event next to them
         contrast = s["contrast"]
         typical = float(np.nanmedian(contrast)) if n else 0.0
-        flat = contrast < max(_FLAT_STD, 0.35 * typical)
+        # (a frame faded part way has lost contrast and gone darker, or lighter, with it;
+        # a low-contrast scene of its own, at its own brightness, is a scene: a cut into
+        # or out of it counts)
+        luma = s["luma"]
+        usual = float(np.nanmedian(luma)) if n else 0.0
+        faded = (luma < 0.6 * usual) | (255.0 - luma < 0.6 * (255.0 - usual))
+        flat = (contrast < _FLAT_STD) | ((contrast < 0.35 * typical) & faded)
         near_flat = flat | (_shift(flat.astype(float), -1, 0) > 0) | (_shift(flat.astype(float), 1, 0) > 0)
         cut = np.where(near_flat, 0.0, cut)
         # flow that does not agree with itself both ways says nothing about motion

@@ -384,3 +384,29 @@ def test_the_speed_around_a_burst_is_a_thing_that_moves():
     cur[0:18, 227:256] = prev[0:18, 224:253]
     m = motion_with_flow(flow, prev, cur)
     assert _top_speed(m, m.block_flow) == 3.0
+
+
+def test_a_cut_out_of_a_soft_scene_is_a_cut_and_a_fade_is_not():
+    """A take opens on a soft, low-contrast orange scene at its own brightness (luma
+    spread 9, a third of the busy scene's) for 8 frames, then cuts to a busy
+    blue one: a hidden cut (the soft frames had been taken for a fade's, and the cut
+    left out). The busy scene faded in from black over as many frames has none."""
+    rng = np.random.default_rng(14)
+    soft = cv2.GaussianBlur(rng.normal(140, 30, (144, 256)), (0, 0), 2)
+    soft = np.clip(140 + (soft - soft.mean()) * 9 / soft.std(), 0, 255)
+    busy = cv2.GaussianBlur(rng.integers(0, 256, (144, 256)).astype(np.uint8), (0, 0), 1.0)
+    busy = cv2.normalize(busy, None, 0, 255, cv2.NORM_MINMAX).astype(np.float64)
+    assert soft.std() < 0.35 * busy.std()
+    orange, blue = (1.25, 1.0, 0.6), (0.7, 1.0, 1.1)
+
+    def cuts(frames: list[np.ndarray], tint: list[tuple[float, float, float]]) -> list[Event]:
+        det = PhysicsDetector(PhysicsConfig())
+        feed(det, [np.clip(np.dstack([f * c for c in t]) + rng.normal(0, 1, f.shape + (3,)), 0, 255)
+                   .astype(np.uint8) for f, t in zip(frames, tint)])
+        return [e for e in det.finish(np.arange(len(frames)) / 24.0).events if e.label == CUT_LABEL]
+
+    found = cuts([np.roll(soft, 3 * i, axis=1) for i in range(8)]
+                 + [np.roll(busy, 3 * i, axis=1) for i in range(28)], [orange] * 8 + [blue] * 28)
+    assert [round(e.start_s * 24) for e in found] == [8]
+    faded = [np.roll(busy, 3 * i, axis=1) * min(1.0, (i + 1) / 9) for i in range(36)]
+    assert cuts(faded, [blue] * 36) == []
