@@ -183,8 +183,9 @@ def held_frames(absdiff: np.ndarray) -> np.ndarray:
     lower rate and padded with copies.
 
     A held frame re-encoded is not bit-identical, so a frame counts as held while it
-    differs from the one before by less than 0.5 grey levels and 15% of the take's
-    typical difference.
+    differs from the one before by less than 0.5 grey levels or 15% of the take's
+    typical difference, whichever is larger (the rule physics uses for freezes and
+    for the take's cadence, and flicker for boiling's).
 
     Parameters
     ----------
