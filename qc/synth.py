@@ -1051,8 +1051,7 @@ def _k_flash(rng: np.random.Generator, cfg: _Cfg) -> _Take:
 def _k_morph_shape(rng: np.random.Generator, cfg: _Cfg) -> _Take:
     shapes = [s for s in _SHAPES if s != "ball"]
     first, second = (str(s) for s in rng.choice(shapes, 2, replace=False))
-    scene = _make_scene(rng, cfg, t_max=cfg.tau[-1], target_shape=first, target_speed=(0.03, 0.12),
-                        target_radius=(0.16, 0.22))
+    scene = _make_scene(rng, cfg, t_max=cfg.tau[-1], target_shape=first)
     plan = _plan(scene, cfg, rng)
     a, b = _span(rng, cfg, 0.8, 1.2, min_frames=4)
     sprite = scene.sprites[0]
@@ -1075,7 +1074,7 @@ def _k_morph_shape(rng: np.random.Generator, cfg: _Cfg) -> _Take:
 
 
 def _k_morph_texture(rng: np.random.Generator, cfg: _Cfg) -> _Take:
-    scene = _make_scene(rng, cfg, t_max=cfg.tau[-1], target_speed=(0.03, 0.12), target_radius=(0.16, 0.22))
+    scene = _make_scene(rng, cfg, t_max=cfg.tau[-1])
     plan = _plan(scene, cfg, rng)
     a, b = _span(rng, cfg, 0.8, 1.3, min_frames=4)
     sprite = scene.sprites[0]
@@ -1103,7 +1102,7 @@ def _k_morph_texture(rng: np.random.Generator, cfg: _Cfg) -> _Take:
 
 
 def _k_morph_warp(rng: np.random.Generator, cfg: _Cfg) -> _Take:
-    scene = _make_scene(rng, cfg, t_max=cfg.tau[-1], target_speed=(0.03, 0.12), target_radius=(0.16, 0.22))
+    scene = _make_scene(rng, cfg, t_max=cfg.tau[-1])
     plan = _plan(scene, cfg, rng)
     a, b = _span(rng, cfg, 0.6, 1.1, min_frames=4)
     track = _target_screen(plan, cfg)
