@@ -394,6 +394,30 @@ def test_morph_texture_changes_the_object_during_the_event(seed: int) -> None:
     assert dist(a - 1, b + 1) > 3 * before + 3
 
 
+def test_morph_targets_are_drawn_like_the_clean_takes(monkeypatch) -> None:
+    """A morph's object has the clean takes' size and speed: no measure may tell a morph
+    by a larger, slower object (session 9 found moving area alone scored AUC 0.8)."""
+    drawn: list[tuple[float, float]] = []  # (radius / height, speed / width) of the target
+    make_scene = synth._make_scene
+
+    def spy(rng, cfg, **kw):
+        scene = make_scene(rng, cfg, **kw)
+        p = scene.paths[0]
+        u = np.hypot(*np.subtract(p.vel, scene.camera.vel))
+        drawn.append((scene.sprites[0].radius / cfg.height, u / cfg.width))
+        return scene
+
+    monkeypatch.setattr(synth, "_make_scene", spy)
+    for kind in ("morph_shape", "morph_texture", "morph_warp"):
+        for seed in range(8):
+            synth._render_take(kind, seed=seed, **SMALL)
+    radius, speed = np.array(drawn).T
+    # the clean takes' target: radius 0.13-0.2 of the height, 0.06-0.22 widths a second
+    # (the heading's vertical part is drawn at 0.6); morphs were 0.16-0.22 and 0.03-0.12
+    assert radius.min() >= 0.13 and radius.max() <= 0.2
+    assert speed.max() <= 0.22 + 1e-9 and speed.max() > 0.12
+
+
 def test_morph_shape_changes_the_outline() -> None:
     frames, truth, tracks = _take("morph_shape", 0, width=256, height=144)
     a, b = _frames_of(truth, truth.events[0])
