@@ -7,6 +7,7 @@ is free of it.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import warnings
@@ -412,10 +413,14 @@ def test_morph_targets_are_drawn_like_the_clean_takes(monkeypatch) -> None:
         for seed in range(8):
             synth._render_take(kind, seed=seed, **SMALL)
     radius, speed = np.array(drawn).T
-    # the clean takes' target: radius 0.13-0.2 of the height, 0.06-0.22 widths a second
-    # (the heading's vertical part is drawn at 0.6); morphs were 0.16-0.22 and 0.03-0.12
-    assert radius.min() >= 0.13 and radius.max() <= 0.2
-    assert speed.max() <= 0.22 + 1e-9 and speed.max() > 0.12
+    # the clean takes' target is drawn from _make_scene's defaults (radius 0.13-0.2 of the
+    # height, 0.06-0.22 widths a second, the heading's vertical part at 0.6); morphs were
+    # 0.16-0.22 and 0.03-0.12
+    defaults = inspect.signature(make_scene).parameters
+    r_lo, r_hi = defaults["target_radius"].default
+    s_hi = defaults["target_speed"].default[1]
+    assert radius.min() >= r_lo and radius.max() <= r_hi
+    assert speed.max() <= s_hi + 1e-9 and speed.max() > 0.12
 
 
 def test_morph_shape_changes_the_outline() -> None:
