@@ -200,6 +200,35 @@ class Motion:
 
     @cached_property
     @_timed
+    def camera_shift(self) -> np.ndarray:
+        """Where the camera alone takes each block's centre, (grid, grid, 2) pixels.
+
+        A similarity (shift, zoom, roll) fitted to the blocks' mean flow by least
+        squares, then again without the blocks it fits worst (things moving of their
+        own); a pan gives every block the same shift, a zoom moves the corners outward.
+        """
+        g = MOTION_GRID
+        blocks = cv2.resize(self.flow_fwd, (g, g), interpolation=cv2.INTER_AREA).reshape(-1, 2)
+        h, w = self.prev.shape
+        yc, xc = np.mgrid[0:g, 0:g].astype(np.float64)
+        x = ((xc + 0.5) * w / g - w / 2).ravel()
+        y = ((yc + 0.5) * h / g - h / 2).ravel()
+        one, zero = np.ones_like(x), np.zeros_like(x)
+        a = np.vstack([np.column_stack([x, -y, one, zero]), np.column_stack([y, x, zero, one])])
+        rhs = np.concatenate([blocks[:, 0], blocks[:, 1]]).astype(np.float64)
+        keep = np.ones(rhs.size, bool)
+        for _ in range(2):
+            p = np.linalg.lstsq(a[keep], rhs[keep], rcond=None)[0]
+            err = np.abs(a @ p - rhs)
+            err = np.maximum(err[: x.size], err[x.size:])
+            bar = max(1.0, 2.0 * float(np.median(err)))
+            keep = np.concatenate([err <= bar, err <= bar])
+            if keep.sum() < 8:
+                break
+        return (a @ p).reshape(2, g, g).transpose(1, 2, 0).astype(np.float32)
+
+    @cached_property
+    @_timed
     def block_shown(self) -> np.ndarray:
         """Per block, whether its pixels show its own motion, (grid, grid) bool.
 
@@ -209,8 +238,9 @@ class Motion:
         block seems to dart off.  A block moving more than :data:`QUESTIONED_PX`
         against the camera is shown to move only if its content, carried by its own
         flow, matches the next frame better than the best match within
-        :data:`SHOWN_REACH_PX` of where the camera's motion alone takes it; slower blocks
-        are not questioned (the search would reach them).  A block whose search window
+        :data:`SHOWN_REACH_PX` of where the camera's motion alone takes it
+        (:attr:`camera_shift`, zoom included, to the sub-pixel); slower blocks are not
+        questioned (the search would reach them).  A block whose search window
         leaves the frame is judged on the part of it that stays inside; under 40% of it,
         the block is not shown either.
         """
@@ -222,8 +252,9 @@ class Motion:
         prev, cur = self._soft
         h, w = prev.shape
         r = SHOWN_REACH_PX
-        cx, cy = (int(round(float(v))) for v in self.camera)
         for by, bx in fast:
+            gx, gy = (float(v) for v in self.camera_shift[by, bx])
+            cx, cy = int(round(gx)), int(round(gy))
             (y0, y1), (x0, x1) = _block_span((by, bx), (h, w))
             # the part of the block whose search window lies inside the frame
             ty0, ty1 = max(y0, r - cy), min(y1, h - cy - r)
@@ -232,8 +263,12 @@ class Motion:
                 shown[by, bx] = False
                 continue
             # its content carried by its own flow, against the best match near where the
-            # camera alone takes it
-            window = cur[ty0 + cy - r: ty1 + cy + r, tx0 + cx - r: tx1 + cx + r]
+            # camera alone takes it: whole-pixel steps around the camera's exact (sub-pixel)
+            # shift, as the flow's own carry is sub-pixel (a sharp edge half a pixel off
+            # matches worse than flat content carried anywhere along it)
+            ys, xs = np.mgrid[ty0 - r: ty1 + r, tx0 - r: tx1 + r].astype(np.float32)
+            window = cv2.remap(cur, xs + gx, ys + gy, cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
             near = float(cv2.matchTemplate(window, prev[ty0:ty1, tx0:tx1], cv2.TM_SQDIFF).min())
             shown[by, bx] = near > self._carried_error((ty0, ty1), (tx0, tx1))
         return shown

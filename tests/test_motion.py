@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from feed import motion_with_flow as _motion_with_flow
 
@@ -92,3 +93,68 @@ def test_the_camera_explains_a_block_read_a_little_off_but_not_a_slow_object():
     cur = _shifted(prev, 1)
     cur[54:72, 99:131] = prev[54:72, 96:128]
     assert not _pan_with_fast_block(prev, cur, 3.0).camera_explains((3, 3))
+
+
+def _zoom_flow(h: int, w: int, s: float) -> np.ndarray:
+    """The flow of a zoom by ``s`` about the frame's centre."""
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    return np.dstack([(s - 1) * (xs - w / 2), (s - 1) * (ys - h / 2)]).astype(np.float32)
+
+
+def test_camera_shift_follows_a_zoom_and_leaves_out_what_moves_its_own_way():
+    h, w, g = 144, 256, MOTION_GRID
+    flow = _zoom_flow(h, w, 1.03) + np.float32([1.5, -0.5])  # a zoom while panning
+    want = cv2.resize(flow, (g, g), interpolation=cv2.INTER_AREA)
+    flow[36:72, 32:96] = (-6.0, 4.0)  # an object of 2 x 2 blocks, moving its own way
+    shift = _motion_with_flow(flow).camera_shift
+    assert shift.shape == (g, g, 2)
+    np.testing.assert_allclose(shift, want, atol=0.05)
+    # the corners move outward: 0.03 of their 112 and 63 px from the centre, plus the pan
+    np.testing.assert_allclose(shift[7, 7], (1.5 + 3.36, -0.5 + 1.89), atol=0.05)
+
+
+def _stripes(h: int, w: int, shift_x: float) -> np.ndarray:
+    """Vertical stripes with sharp edges every 8 px, moved ``shift_x`` px right, over a
+    gentle ramp down the frame that moves with them."""
+    xs = np.arange(w, dtype=np.float64) - shift_x
+    edge = np.tanh(np.sin(2 * np.pi * xs / 16.0) * 8.0)
+    ys = np.arange(h, dtype=np.float64)[:, None]
+    img = 130 + 70 * edge[None, :] + 6 * np.sin(2 * np.pi * ys / 48.0)
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+
+def test_an_edge_read_along_itself_under_a_sub_pixel_pan_is_not_shown_to_move():
+    # the camera pans half a pixel; the flow reads block (3, 3) 5 px down, along its own
+    # vertical edges (flat that way): the content is where the camera's half-pixel takes
+    # it, which a search in whole pixels from there would miss by half a pixel on every
+    # edge (it did: the block was shown to move, a speed spike on a clean take)
+    h, w = 144, 256
+    flow = np.zeros((h, w, 2), np.float32)
+    flow[..., 0] = 0.5
+    flow[54:72, 96:128] = (0.5, 5.0)
+    m = _motion_with_flow(flow, _stripes(h, w, 0.0), _stripes(h, w, 0.5))
+    assert tuple(m.block_flow[3, 3]) == (0.0, 5.0)
+    shown = m.block_shown
+    assert not shown[3, 3] and np.delete(shown.ravel(), 27).all()
+
+
+def test_a_corner_read_a_lattice_period_fast_in_a_zoom_is_not_shown_to_move():
+    # courses of "bricks" 12 px high (each a little different), zoomed in by 2.5 %: the
+    # bottom-right corner moves 2.8 px right and 1.6 px down, past the search's reach
+    # around a camera that only shifts; the flow reads that block one course up, where
+    # the next course looks much the same.  Searched around where the zoom takes it, its
+    # content is found there.
+    h, w, course, s = 144, 256, 12, 1.025
+    rng = np.random.default_rng(9)
+    tile = cv2.GaussianBlur(rng.normal(0, 40, (course, w)), (0, 0), 2.0)
+    courses = [tile + cv2.GaussianBlur(rng.normal(0, 6, (course, w)), (0, 0), 2.0)
+               for _ in range(h // course + 1)]
+    prev = np.clip(128 + np.vstack(courses)[:h], 0, 255).astype(np.float32)
+    zoom = np.array([[s, 0, (1 - s) * w / 2], [0, s, (1 - s) * h / 2]])
+    cur = cv2.warpAffine(prev, zoom, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    flow = _zoom_flow(h, w, s)
+    flow[126:144, 224:256, 1] -= course * s
+    m = _motion_with_flow(flow, prev.astype(np.uint8), cur.astype(np.uint8))
+    assert np.hypot(*m.block_flow[7, 7]) > 10
+    shown = m.block_shown
+    assert not shown[7, 7] and np.delete(shown.ravel(), 63).all()
