@@ -216,15 +216,13 @@ class Motion:
         one, zero = np.ones_like(x), np.zeros_like(x)
         a = np.vstack([np.column_stack([x, -y, one, zero]), np.column_stack([y, x, zero, one])])
         rhs = np.concatenate([blocks[:, 0], blocks[:, 1]]).astype(np.float64)
-        keep = np.ones(rhs.size, bool)
-        for _ in range(2):
-            p = np.linalg.lstsq(a[keep], rhs[keep], rcond=None)[0]
-            err = np.abs(a @ p - rhs)
-            err = np.maximum(err[: x.size], err[x.size:])
-            bar = max(1.0, 2.0 * float(np.median(err)))
-            keep = np.concatenate([err <= bar, err <= bar])
-            if keep.sum() < 8:
-                break
+        p = np.linalg.lstsq(a, rhs, rcond=None)[0]
+        # again without the blocks it fits worst, if enough are left to fit
+        err = np.abs(a @ p - rhs)
+        err = np.maximum(err[: x.size], err[x.size:])
+        fits = np.tile(err <= max(1.0, 2.0 * float(np.median(err))), 2)
+        if fits.sum() >= 8:
+            p = np.linalg.lstsq(a[fits], rhs[fits], rcond=None)[0]
         return (a @ p).reshape(2, g, g).transpose(1, 2, 0).astype(np.float32)
 
     @cached_property
