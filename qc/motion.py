@@ -208,7 +208,7 @@ class Motion:
         own); a pan gives every block the same shift, a zoom moves the corners outward.
         """
         g = MOTION_GRID
-        blocks = cv2.resize(self.flow_fwd, (g, g), interpolation=cv2.INTER_AREA).reshape(-1, 2)
+        blocks = (self.block_flow + self.camera).reshape(-1, 2)  # each block's mean flow
         h, w = self.prev.shape
         yc, xc = np.mgrid[0:g, 0:g].astype(np.float64)
         x = ((xc + 0.5) * w / g - w / 2).ravel()
