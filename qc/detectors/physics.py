@@ -356,10 +356,13 @@ _MIN_AREA = 0.012
 
 
 def _match_far(patch: np.ndarray, img: np.ndarray, at: tuple[int, int],
-               min_dist: float) -> tuple[float, float, np.ndarray]:
+               min_dist: float, mask: np.ndarray | None = None) -> tuple[float, float, np.ndarray]:
     """Where ``patch`` (whose top-left corner is ``at``) matches ``img`` best, at least
-    ``min_dist`` away: ``(ncc there, ncc at`` ``at``, ``offset)``."""
-    res = cv2.matchTemplate(img, patch, cv2.TM_CCOEFF_NORMED)
+    ``min_dist`` away: ``(ncc there, ncc at`` ``at``, ``offset)``; only the pixels of
+    ``mask`` (uint8, nonzero) count, if given.  A place where the masked pixels of
+    ``img`` are flat has no correlation and counts as -1."""
+    res = cv2.matchTemplate(img, patch, cv2.TM_CCOEFF_NORMED, mask=mask)
+    res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
     rh, rw = res.shape
     x, y = min(max(at[0], 0), rw - 1), min(max(at[1], 0), rh - 1)
     here = float(res[y, x])
@@ -376,10 +379,13 @@ def _reappearance(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray) -> floa
     leaves two: at ``A`` what was there is gone, at ``B`` it now is.  So the old content
     of one blob is found in the new frame at the other, and the new content of the other
     is found in the old frame at the first, both far apart (more than 15% of the width,
-    no step of real motion), both unlike what is now in their own place, and both
-    unique in their own frame (a blink's eye finds the other eye; a wheel, the other
-    wheel).  Frames are blurred first so that a turning wheel or fine texture does not
-    make one place look new.
+    no step of real motion), both unlike what is now in their own place, and at least
+    one of them unique in its own frame (a blink's eye finds the other eye; a wheel,
+    the other wheel; but a plain object found again elsewhere is often like the plain
+    background it left).  A blob's content is the pixels that changed, not its box: the
+    box also holds the background around the thing, which differs at the two places.
+    Frames are blurred first so that a turning wheel or fine texture does not make one
+    place look new.
 
     Parameters
     ----------
@@ -403,13 +409,14 @@ def _reappearance(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray) -> floa
     moved = cv2.warpAffine(p, shift, (w, h), borderMode=cv2.BORDER_REPLICATE)
     diff = cv2.GaussianBlur(cv2.absdiff(c, moved), (0, 0), sigma)
     mask = (diff > max(12.0, 4.0 * float(np.median(diff[::2, ::2])))).astype(np.uint8)
-    _, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask)
     min_dist = 0.15 * w
     blobs = []
     for j in 1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:3]:
         x0, y0, bw, bh, area = (int(v) for v in stats[j])
         if area >= _MIN_AREA * w * h and bw <= 0.4 * w and bh <= 0.4 * h:
-            blobs.append(_Blob(x0, y0, bw, bh, camera, p, c, min_dist))
+            changed = (labels[y0:y0 + bh, x0:x0 + bw] == j).astype(np.uint8)
+            blobs.append(_Blob(x0, y0, bw, bh, camera, p, c, min_dist, changed))
     # matching is the cost: each blob's new content is looked for first, and the rest
     # only for a pair whose geometry already fits
     best = 0.0
@@ -425,18 +432,20 @@ def _reappearance(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray) -> floa
             if (went[0] < _MATCH or went[1] >= _HERE
                     or np.linalg.norm(a.centre + went[2] - b.centre) > tol):
                 continue
-            if came[0] - b.twin_new >= _UNIQUE and went[0] - a.twin_old >= _UNIQUE:
+            if came[0] - b.twin_new >= _UNIQUE or went[0] - a.twin_old >= _UNIQUE:
                 best = max(best, min(came[0], went[0]))
     return best
 
 
 class _Blob:
-    """One blob of change between two frames; its matches (at least ``min_dist`` away)
-    are made on demand, once each."""
+    """One blob of change between two frames; its matches (at least ``min_dist`` away,
+    over the pixels of ``changed`` in its box) are made on demand, once each."""
 
     def __init__(self, x0: int, y0: int, bw: int, bh: int, camera: np.ndarray,
-                 old: np.ndarray, new: np.ndarray, min_dist: float) -> None:
+                 old: np.ndarray, new: np.ndarray, min_dist: float,
+                 changed: np.ndarray | None = None) -> None:
         self.x0, self.y0 = x0, y0
+        self.changed = changed
         self.min_dist = min_dist
         self.centre = np.array([x0 + bw / 2, y0 + bh / 2])
         self.size = max(bw, bh)
@@ -452,22 +461,26 @@ class _Blob:
     @cached_property
     def came(self) -> tuple[float, float, np.ndarray]:
         """Its new content, in the old frame."""
-        return _match_far(self.new_patch, self.old, self._moved(-1), self.min_dist)
+        return _match_far(self.new_patch, self.old, self._moved(-1), self.min_dist,
+                          self.changed)
 
     @cached_property
     def went(self) -> tuple[float, float, np.ndarray]:
         """Its old content, in the new frame."""
-        return _match_far(self.old_patch, self.new, self._moved(+1), self.min_dist)
+        return _match_far(self.old_patch, self.new, self._moved(+1), self.min_dist,
+                          self.changed)
 
     @cached_property
     def twin_new(self) -> float:
         """How well its new content matches elsewhere in the new frame."""
-        return _match_far(self.new_patch, self.new, (self.x0, self.y0), self.min_dist)[0]
+        return _match_far(self.new_patch, self.new, (self.x0, self.y0), self.min_dist,
+                          self.changed)[0]
 
     @cached_property
     def twin_old(self) -> float:
         """How well its old content matches elsewhere in the old frame."""
-        return _match_far(self.old_patch, self.old, (self.x0, self.y0), self.min_dist)[0]
+        return _match_far(self.old_patch, self.old, (self.x0, self.y0), self.min_dist,
+                          self.changed)[0]
 
 
 def _cadence(still: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -252,6 +252,42 @@ def test_content_with_a_twin_in_the_frame_is_no_teleport():
     assert _reappearance(prev, cur, np.zeros(2)) == 0.0
 
 
+@pytest.mark.parametrize("seed", [51004, 51005])
+def test_a_plain_thing_that_teleports_is_confirmed_by_what_changed(seed: int):
+    # two generated teleports (seeds of the 51000- bench set) of a plain, low-contrast
+    # blob, 78-89 px at once: found by nothing before.  The box around each change also
+    # holds the background around the blob, which differs at the two places (a cup's rim,
+    # a rocket's tower), and the blob's plain content is like plain places of its own
+    # frame; matched over the changed pixels only, and unique on one side, the pair is
+    # confirmed
+    import cv2
+
+    import qc.detectors.physics as physics
+    from qc import synth
+    from qc.config import PhysicsConfig
+
+    frames, truth = synth.render_take("teleport", seed=seed)
+    k = round(truth.events[0].start_s * 24)
+    det = physics.PhysicsDetector(PhysicsConfig())
+    fed = feed(det, [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])  # luma, as decoded
+    assert det._reappear.get(k, 0.0) > physics._MATCH
+    events = det.finish(np.array([f.t_s for f in fed])).events
+    assert [(e.label, round(e.start_s * 24)) for e in events] == [("jump", k)]
+
+
+def test_a_masked_match_over_a_flat_place_is_no_match():
+    from qc.detectors.physics import _match_far
+
+    img = np.zeros((40, 60), np.uint8)
+    img[:, 30:] = np.random.default_rng(0).integers(0, 255, (40, 30))
+    patch = img[5:15, 35:45].copy()
+    mask = np.ones_like(patch)
+    ncc, here, offset = _match_far(patch, img, (35, 5), 20.0, mask)
+    # everywhere 20 px away the masked pixels are either flat (no correlation: -1, not
+    # NaN, which would win argmax) or unlike the patch
+    assert np.isfinite(ncc) and ncc < 0.9 and here > 0.99
+
+
 def test_the_detector_reports_a_teleport_it_confirms(monkeypatch):
     import qc.detectors.physics as physics
     from qc.config import PhysicsConfig
