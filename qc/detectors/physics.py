@@ -67,7 +67,7 @@ class PhysicsDetector(Detector):
       changes every frame; the black or white frames of a fade are not a scene);
     * a **jump** (teleport): some block's motion-compensated residual spikes at a single
       frame, far above that block's residual just before and after, and far above the
-      take's other spikes, where nothing around it moves fast both the frame before and
+      take's other spikes, where nothing around it moves fast both just before and just
       after (a ball at its bounce: the flow loses it at the contact frame); or, at a
       smaller spike, what vanished from one place is found far away in the next frame
       and what appeared there was in the first place the frame before
@@ -184,7 +184,8 @@ class PhysicsDetector(Detector):
 
         # jump: one block's residual spikes at one frame, above its own before and after
         # ... but not on a fast thing the flow did not follow (a ball at its bounce: the
-        # flow fails at the contact frame, and the ball moves fast either side of it)
+        # flow fails at the contact frame, and the ball moves fast either side of it,
+        # though it can read slow the frame after)
         fast = _fast_around(np.asarray(self._vel, dtype=np.float64).reshape(n, -1, 2), _FAST_PX)
         jump = _jumps(np.asarray(self._blocks, dtype=np.float64).reshape(n, -1), cfg.z_threshold,
                       excused=fast)
@@ -250,9 +251,10 @@ class PhysicsDetector(Detector):
         )
 
 
-def _fast_around(vel: np.ndarray, min_px: float) -> np.ndarray:
+def _fast_around(vel: np.ndarray, min_px: float, *, reach: int = 2) -> np.ndarray:
     """Per frame and block, whether something in the block's 3x3 neighbourhood moves at
-    least ``min_px`` a frame (camera removed) both the frame before and the frame after.
+    least ``min_px`` a frame (camera removed) within ``reach`` frames before and within
+    ``reach`` frames after.
 
     Parameters
     ----------
@@ -260,6 +262,9 @@ def _fast_around(vel: np.ndarray, min_px: float) -> np.ndarray:
         Each block's own velocity at each frame.
     min_px : float
         Speed in the same units.
+    reach : int
+        Frames looked at on each side (a ball the flow loses at its bounce can read
+        slow the frame after it, and fast again the frame after that).
 
     Returns
     -------
@@ -268,18 +273,26 @@ def _fast_around(vel: np.ndarray, min_px: float) -> np.ndarray:
 
     Examples
     --------
-    >>> vel = np.zeros((5, MOTION_GRID ** 2, 2)); vel[[1, 3], 9] = (6.0, 0.0)
-    >>> fast = _fast_around(vel, 5.0)
+    >>> vel = np.zeros((6, MOTION_GRID ** 2, 2)); vel[[1, 3], 9] = (6.0, 0.0)
+    >>> fast = _fast_around(vel, 5.0, reach=1)
     >>> bool(fast[2, 0]), bool(fast[2, 18]), bool(fast[2, 27]), bool(fast[1, 9])
     (True, True, False, False)
+    >>> vel[3] = 0.0; vel[4, 9] = (6.0, 0.0)  # slow the frame after, fast the next
+    >>> bool(_fast_around(vel, 5.0, reach=1)[2, 9]), bool(_fast_around(vel, 5.0)[2, 9])
+    (False, True)
     """
     n, g = vel.shape[0], MOTION_GRID
     speed = np.hypot(vel[..., 0], vel[..., 1]).reshape(n, g, g)
     pad = np.pad(speed, ((0, 0), (1, 1), (1, 1)))
     around = np.max([pad[:, dy:dy + g, dx:dx + g] for dy in range(3) for dx in range(3)], axis=0)
     moving = around >= min_px
-    out = np.zeros((n, g, g), dtype=bool)
-    out[1:-1] = moving[:-2] & moving[2:]
+    before = np.zeros_like(moving)
+    after = np.zeros_like(moving)
+    for k in range(1, reach + 1):
+        before[k:] |= moving[:-k]
+        after[:-k] |= moving[k:]
+    out = before & after
+    out[[0, -1]] = False
     return out.reshape(n, -1)
 
 
@@ -338,9 +351,10 @@ def _jumps(blocks: np.ndarray, z: float, *, sep_frames: int = 12,
 
 
 #: a residual spike where something in and around its block moves at least this fast
-#: (pixels a frame at a 256-px short side, camera removed) the frame before and the frame
-#: after is that fast thing, which the flow did not follow, not a jump: a bouncing ball
-#: moves 7-16 there, the generator's teleported objects at most 3.4 (41000- to 47000-)
+#: (pixels a frame at a 256-px short side, camera removed) within two frames before and
+#: within two after is that fast thing, which the flow did not follow, not a jump: a
+#: bouncing ball moves 7-16 there, the generator's teleported objects at most 3.4
+#: (41000- to 47000-)
 _FAST_PX = 5.0
 #: a block's residual this far (grey levels) above both neighbours' asks for a closer look
 _SPIKE_LEVELS = 3.0

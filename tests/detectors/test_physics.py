@@ -486,3 +486,27 @@ def test_a_bouncing_ball_is_no_jump(seed: int, monkeypatch):
     assert "jump" not in labels()
     monkeypatch.setattr(physics, "_FAST_PX", np.inf)  # the rule off: the spike is a jump
     assert "jump" in labels()
+
+
+def test_a_ball_that_reads_slow_just_after_its_bounce_is_no_jump(monkeypatch):
+    # a generated bounce (seed of the 53000- bench set): at the contact frame the ball's
+    # block spikes (40 levels), the ball moves 15 px a frame before it, the flow reads it
+    # at 2 px the frame after and 6 the frame after that - the fast thing, still
+    import functools
+
+    import qc.detectors.physics as physics
+    from qc import synth
+    from qc.config import PhysicsConfig
+
+    frames, _ = synth.render_take("bounce", seed=53006)
+
+    def labels() -> list[str]:
+        det = physics.PhysicsDetector(PhysicsConfig())
+        fed = feed(det, frames)
+        return [e.label for e in det.finish(np.array([f.t_s for f in fed])).events]
+
+    assert "jump" not in labels()
+    # looking only at the frames right next to the spike, the slow frame hides the ball
+    monkeypatch.setattr(physics, "_fast_around",
+                        functools.partial(physics._fast_around, reach=1))
+    assert "jump" in labels()
