@@ -291,9 +291,7 @@ def _fast_around(vel: np.ndarray, min_px: float, *, reach: int = 2) -> np.ndarra
     for k in range(1, reach + 1):
         before[k:] |= moving[:-k]
         after[:-k] |= moving[k:]
-    out = before & after
-    out[[0, -1]] = False
-    return out.reshape(n, -1)
+    return (before & after).reshape(n, g * g)  # nothing is before the first or after the last
 
 
 def _jumps(blocks: np.ndarray, z: float, *, sep_frames: int = 12,
@@ -394,12 +392,12 @@ def _reappearance(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray) -> floa
     of one blob is found in the new frame at the other, and the new content of the other
     is found in the old frame at the first, both far apart (more than 15% of the width,
     no step of real motion), both unlike what is now in their own place, and at least
-    one of them unique in its own frame (a blink's eye finds the other eye; a wheel,
-    the other wheel; but a plain object found again elsewhere is often like the plain
-    background it left).  A blob's content is the pixels that changed, not its box: the
-    box also holds the background around the thing, which differs at the two places.
-    Frames are blurred first so that a turning wheel or fine texture does not make one
-    place look new.
+    one of them unique in its own frame (a blink's eye finds the other eye, a wheel the
+    other wheel, in both frames; a plain thing can have a look-alike among the plain
+    places of one frame and none in the other).  A blob's content is the pixels that
+    changed, not its box: the box also holds the background around the thing, which
+    differs at the two places.  Frames are blurred first so that a turning wheel or fine
+    texture does not make one place look new.
 
     Parameters
     ----------

@@ -19,8 +19,9 @@ MISSED: dict[tuple[str, str], str] = {
     ("physics", "teleport"): ("this fixture's teleport is a weak residual spike (1.4 z; the "
                               "bar is 1.5 so that blinks, gestures and strumming are left "
                               "alone), and the small triangle's blurred change, matched over "
-                              "the changed pixels, finds look-alikes on the busy shelf (0.78-0.82) "
-                              "rather than the other place, so the reappearance check finds no pair"),
+                              "the changed pixels, finds look-alikes on the busy shelf "
+                              "(0.78-0.82) rather than the other place, so the reappearance "
+                              "check finds no pair"),
     ("morphing", "morph_shape"): ("the shared flow follows a smooth morph, so the motion-"
                                   "compensated drift does not see it; see issue 3 notes"),
     ("morphing", "morph_warp"): ("since session 11 the blob is drawn at the clean takes' size "
