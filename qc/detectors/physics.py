@@ -429,8 +429,10 @@ def _reappearance(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray) -> floa
         if area >= _MIN_AREA * w * h and bw <= 0.4 * w and bh <= 0.4 * h:
             changed = (labels[y0:y0 + bh, x0:x0 + bw] == j).astype(np.uint8)
             blobs.append(_Blob(x0, y0, bw, bh, camera, p, c, min_dist, changed))
-    # matching is the cost: each blob's new content is looked for first, and the rest
-    # only for a pair whose geometry already fits
+    # matching is the cost: a teleport needs two blobs; each blob's new content is
+    # looked for first, and the rest only for a pair whose geometry already fits
+    if len(blobs) < 2:
+        return 0.0
     best = 0.0
     for b in blobs:                                   # appeared at B ...
         came = b.came
