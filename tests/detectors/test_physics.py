@@ -510,3 +510,22 @@ def test_a_ball_that_reads_slow_just_after_its_bounce_is_no_jump(monkeypatch):
     monkeypatch.setattr(physics, "_fast_around",
                         functools.partial(physics._fast_around, reach=1))
     assert "jump" in labels()
+
+
+@pytest.mark.parametrize("seed", [65013, 69012])
+def test_a_burst_the_flow_reads_slower_as_it_goes_is_a_speed_spike(seed: int, tmp_path):
+    # generated speed spikes (seeds of sets made in session 13), written as the bench
+    # writes them (H.264, crf 26) and decoded: an object moving 4-5x its speed for a
+    # few frames, which the flow reads fast at first and slower and slower (6, 5, 4, 3.6,
+    # 3.5 px a frame against 1.5 before and 0.8 after); its slowest frame is only 2.3x the
+    # frames around, but it steps up and down at once
+    from qc import synth
+    from qc.config import Config
+    from qc.scan import analyse_take
+
+    frames, truth = synth.render_take("speed_spike", seed=seed)
+    synth.write_take(frames, tmp_path / "take.mp4", fps=24.0, crf=26)
+    events = [e for e in analyse_take(tmp_path / "take.mp4", Config()).events
+              if e.artifact == "physics"]
+    assert [(e.label, round(e.start_s * 24)) for e in events] == \
+        [("speed spike", round(truth.events[0].start_s * 24))]
