@@ -626,9 +626,9 @@ def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 3.0
             # crosses from one block into the next (a block's mean flow dilutes it): its
             # second-slowest frame counts while the slowest is still well above the frames
             # around (not a zigzag of flow glitches)
-            ratio = (second if b - a >= 2 and slowest >= diluted * edge else slowest) / edge
-            if b - a >= 2 and slowest >= diluted * edge:
-                # ... and on its steps: up into its first frame, down out of its last
+            held = b - a >= 2 and slowest >= diluted * edge
+            ratio = (second if held else slowest) / edge
+            if held:  # ... and on its steps: up into its first frame, down out of its last
                 up = float(speed[a]) / max(float(speed[a - 2: a].max()), 0.5)
                 down = float(speed[b]) / max(float(speed[b + 1: b + 3].max()), 0.5)
                 ratio = max(ratio, min(up, down))
