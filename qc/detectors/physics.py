@@ -457,7 +457,7 @@ class _Blob:
 
     def __init__(self, x0: int, y0: int, bw: int, bh: int, camera: np.ndarray,
                  old: np.ndarray, new: np.ndarray, min_dist: float,
-                 changed: np.ndarray | None = None) -> None:
+                 changed: np.ndarray) -> None:
         self.x0, self.y0 = x0, y0
         self.changed = changed
         self.min_dist = min_dist
@@ -619,7 +619,8 @@ def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 3.0
             slowest, second = min(slowest, v), (min(second, v) if v >= slowest else slowest)
             if slowest < min_px:
                 break
-            edge = max(speed[a - 2: a].max(), speed[b + 1: b + 3].max())
+            before, after = float(speed[a - 2: a].max()), float(speed[b + 1: b + 3].max())
+            edge = max(before, after)
             if edge < 0.5:
                 continue
             # a burst of three frames or more may read slower for one of them, as the thing
@@ -629,8 +630,7 @@ def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 3.0
             held = b - a >= 2 and slowest >= diluted * edge
             ratio = (second if held else slowest) / edge
             if held:  # ... and on its steps: up into its first frame, down out of its last
-                up = float(speed[a]) / max(float(speed[a - 2: a].max()), 0.5)
-                down = float(speed[b]) / max(float(speed[b + 1: b + 3].max()), 0.5)
+                up, down = float(speed[a]) / max(before, 0.5), v / max(after, 0.5)
                 ratio = max(ratio, min(up, down))
             out[a: b + 1] = np.maximum(out[a: b + 1], ratio)
     return out
