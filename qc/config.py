@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: bump when a detector changes what it measures: stored results of older versions are rescanned
-ANALYSIS_VERSION = 52
+ANALYSIS_VERSION = 53
 CONFIG_FILENAME = "qc.toml"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif")
 
@@ -95,10 +95,12 @@ class FlickerConfig:
     boil_window_s: float = field(default=1.0, metadata=_range(0.05, 3600))
     #: flicker and boiling stay put: a block any quarter of which moves against the
     #: camera faster than this is motion the flow did not follow (a fast ball, a
-    #: strumming hand), not a region flickering or boiling.  Pixels a frame of the flow frame itself (longer side 256 px; a smaller
-    #: take at its own size), because what it measures is the flow's reach; physics'
-    #: speeds are normalised to a 256-px short side instead, to compare objects' motion
-    #: across resolutions
+    #: strumming hand), not a region flickering or boiling, unless its own mean pumps
+    #: with its residual for four frames running (a region flickering hard makes the
+    #: flow read it as moving).  In pixels a frame of the flow frame itself (longer side
+    #: 256 px; a smaller take at its own size), because what it measures is the flow's
+    #: reach; physics' speeds are normalised to a 256-px short side instead, to compare
+    #: objects' motion across resolutions
     max_motion_px: float = field(default=2.0, metadata=_range(0, 1000))
     #: boiling is detail, as much brighter as darker: a block whose mean signed residual
     #: is more than this fraction of its mean absolute one is an edge or a light change

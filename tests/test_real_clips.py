@@ -106,3 +106,13 @@ def test_a_small_face_in_a_low_resolution_clip_does_not_drop_out(clips_report: d
     # a real guitarist at 320x240 (face ~72 px, near dlib's 80-px window) had 8 dropouts
     take = next(t for t in clips_report["takes"] if "PlayingGuitar_g03" in t["path"])
     assert _events(take, "faces", "face dropout") == []
+
+
+def test_a_train_passing_fast_is_no_regional_flicker(clips_report: dict):
+    # a tube train's lit windows going by faster than the flow follows (15-26 px a
+    # frame at the frame's edge): blocks whose residual reverses four frames running,
+    # but whose mean swings 5-10x as far as that residual - things passing, not a
+    # region pumping (two regional-flicker events when pumping was judged on the
+    # reversals alone)
+    take = next(t for t in clips_report["takes"] if "cogvideox__train_running" in t["path"])
+    assert _events(take, "flicker") == []

@@ -21,6 +21,8 @@ GLOBAL_KEY = "flicker_global"
 REGION_KEY = "flicker_region"
 COLOR_KEY = "flicker_color"
 BOIL_KEY = "flicker_boil"
+#: regional flicker: frames running that a block pumps on, moving or not
+RUN_FRAMES = 4
 
 
 def _reversal(step: np.ndarray) -> np.ndarray:
@@ -55,6 +57,23 @@ def _repeated(score: np.ndarray, *, window: int, at_least: int = 2) -> np.ndarra
     hi = np.clip(np.arange(n) + window + 1, 0, n)
     count = csum[hi] - csum[lo]
     return np.where(count >= at_least, score, 0.0)
+
+
+def _run_length(hits: np.ndarray) -> np.ndarray:
+    """The length of the run of ``True`` each element of ``hits`` is in, along axis 0.
+
+    Examples
+    --------
+    >>> _run_length(np.array([1, 1, 0, 1, 1, 1, 0], bool))
+    array([2, 2, 0, 3, 3, 3, 0])
+    """
+    hits = np.asarray(hits, dtype=bool)
+    out = np.zeros(hits.shape, dtype=np.int64)
+    for t in range(hits.shape[0]):  # the run so far ...
+        out[t] = np.where(hits[t], (out[t - 1] if t else 0) + 1, 0)
+    for t in range(hits.shape[0] - 2, -1, -1):  # ... and its whole length, carried back
+        out[t] = np.where(hits[t] & hits[t + 1], out[t + 1], out[t])
+    return out
 
 
 class FlickerDetector(Detector):
@@ -131,8 +150,22 @@ class FlickerDetector(Detector):
         stays = np.nan_to_num(moving, nan=np.inf) <= cfg.max_motion_px
         still = stays.copy()
         still[:-1] &= stays[1:]
-        brev = np.where(still, _reversal(local), 0.0)
-        per_block = brev / max(2 * floor, cfg.z_threshold * mad(brev[brev > 0]) if (brev > 0).any() else 0)
+        rev_all = _reversal(local)
+        brev = np.where(still, rev_all, 0.0)
+        bar = max(2 * floor, cfg.z_threshold * mad(brev[brev > 0]) if (brev > 0).any() else 0)
+        # ... or whose own brightness pumps: its mean, uncompensated, moves as its
+        # residual does (a region flickering makes the flow read it as moving; a thing
+        # the flow does not follow, a train's windows going by, moves a block's mean far
+        # more than the residual it leaves), reversing on every frame for a run of frames
+        bright = np.asarray(self._bright, dtype=np.float64).reshape(n, -1)
+        dbright = _step(bright)
+        dbright -= quiet_nan(np.nanmedian, dbright, axis=1, keepdims=True) if n else 0.0
+        with np.errstate(all="ignore"):
+            ratio = dbright / local
+        agree = (ratio >= 0.5) & (ratio <= 2.0)
+        agree[:-1] &= agree[1:]  # a reversal at t is the steps at t and t + 1
+        pumping = _run_length((rev_all >= bar) & agree) >= RUN_FRAMES
+        per_block = np.where(still | pumping, rev_all, 0.0) / bar
         window = max(2, int(round(0.25 * fps_of(times_s))))
         region_score = _repeated(per_block, window=window).max(axis=1, initial=0.0)
 
@@ -141,7 +174,6 @@ class FlickerDetector(Detector):
         # ... less what the frame's own change of brightness explains: a fade or an
         # exposure change scales every block's luma alike, so each block's residual is
         # that rate times its brightness (boiling in one area leaves the rate near 0)
-        bright = np.asarray(self._bright, dtype=np.float64).reshape(n, -1)
         with np.errstate(all="ignore"):
             rate = quiet_nan(np.nanmedian, signed / np.maximum(bright, 8.0), axis=1, keepdims=True)
         absd = raw_abs - np.abs(np.nan_to_num(rate, nan=0.0) * bright)
