@@ -115,4 +115,4 @@ def test_a_train_passing_fast_is_no_regional_flicker(clips_report: dict):
     # region pumping (two regional-flicker events when pumping was judged on the
     # reversals alone)
     take = next(t for t in clips_report["takes"] if "cogvideox__train_running" in t["path"])
-    assert _events(take, "flicker") == []
+    assert _events(take, "flicker", "regional flicker") == []
