@@ -159,7 +159,7 @@ class FlickerDetector(Detector):
         # more than the residual it leaves), reversing on every frame for a run of frames
         bright = np.asarray(self._bright, dtype=np.float64).reshape(n, -1)
         dbright = _step(bright)
-        dbright -= quiet_nan(np.nanmedian, dbright, axis=1, keepdims=True) if n else 0.0
+        dbright -= quiet_nan(np.nanmedian, dbright, axis=1, keepdims=True)
         with np.errstate(all="ignore"):
             ratio = dbright / local
         agree = (ratio >= 0.5) & (ratio <= 2.0)

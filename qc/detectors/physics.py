@@ -630,7 +630,7 @@ def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 3.0
             held = b - a >= 2 and slowest >= diluted * edge
             ratio = (second if held else slowest) / edge
             if held:  # ... and on its steps: up into its first frame, down out of its last
-                up, down = float(speed[a]) / max(before, 0.5), v / max(after, 0.5)
+                up, down = float(speed[a]) / max(before, 0.5), float(speed[b]) / max(after, 0.5)
                 ratio = max(ratio, min(up, down))
             out[a: b + 1] = np.maximum(out[a: b + 1], ratio)
     return out
