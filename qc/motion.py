@@ -133,6 +133,40 @@ class Motion:
         )
 
     @cached_property
+    def _back_map(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each pixel of ``cur`` comes from in ``prev`` (the backward flow's map)."""
+        h, w = self.cur.shape
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        return xs + self.flow_bwd[..., 0], ys + self.flow_bwd[..., 1]
+
+    @_timed
+    def carry(self, img: np.ndarray) -> np.ndarray:
+        """An image in ``prev``'s place carried onto ``cur`` by the backward flow.
+
+        Parameters
+        ----------
+        img : ndarray, shape (H, W)
+            Anything laid out like ``prev`` (the frame itself, a residual of the step
+            before); converted to float32.
+
+        Returns
+        -------
+        ndarray of float32, shape (H, W)
+        """
+        mx, my = self._back_map
+        return cv2.remap(np.ascontiguousarray(img, dtype=np.float32), mx, my, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+
+    @cached_property
+    @_timed
+    def residual_image(self) -> np.ndarray:
+        """``cur`` less ``prev`` carried onto it, per pixel (float32, occlusions kept).
+
+        What :attr:`residual` averages per block, without its occlusion mask.
+        """
+        return self.cur.astype(np.float32) - self.carry(self.prev)
+
+    @cached_property
     @_timed
     def camera(self) -> np.ndarray:
         """The camera's motion: the median flow vector ``(dx, dy)``, float32 pixels.

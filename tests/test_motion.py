@@ -158,3 +158,20 @@ def test_a_corner_read_a_lattice_period_fast_in_a_zoom_is_not_shown_to_move():
     assert np.hypot(*m.block_flow[7, 7]) > 10
     shown = m.block_shown
     assert not shown[7, 7] and np.delete(shown.ravel(), 63).all()
+
+
+def test_carry_takes_prev_onto_cur_and_the_residual_image_is_what_is_left():
+    # the picture moved 2 px right: each pixel of cur comes from 2 px to its left in prev
+    rng = np.random.default_rng(6)
+    prev = cv2.GaussianBlur(rng.integers(0, 200, (144, 256)).astype(np.uint8), (0, 0), 1.5)
+    cur = np.roll(prev, 2, axis=1)
+    cur[60:70, 100:120] += 9  # and something brightened where nothing moved
+    m = _motion_with_flow(np.zeros((144, 256, 2), np.float32), prev, cur)
+    m.__dict__["flow_bwd"] = np.broadcast_to(np.float32([-2.0, 0.0]), (144, 256, 2)).copy()
+    carried = m.carry(prev)
+    assert carried.dtype == np.float32
+    np.testing.assert_array_equal(carried[:, 2:], prev[:, :-2].astype(np.float32))
+    left = m.residual_image
+    np.testing.assert_allclose(left[60:70, 100:120], 9.0)
+    left[60:70, 100:120] = 0
+    assert np.abs(left[:, 2:]).max() == 0.0
