@@ -173,7 +173,10 @@ def analyse_take(
         timings[det.name] += time.perf_counter() - t0
         for key, series in result.signals.items():
             signals[f"{det.name}.{key}"] = np.asarray(series, dtype=np.float32)
-        events.extend(result.events)
+        # a detector can report what it measures as another artifact (the flicker
+        # detector's boiling measure finds warping, a morphing event); an artifact whose
+        # detector is off reports nothing
+        events.extend(e for e in result.events if getattr(config, e.artifact).enabled)
     frame_s = 1.0 / media.fps if media.fps > 0 else 0.04
     events = suppress_echoes(events, frame_s=frame_s)
     events.sort(key=lambda e: (e.start_s, ARTIFACTS.index(e.artifact)))

@@ -52,3 +52,20 @@ def test_a_take_past_its_time_limit_stops_in_the_analysis_itself():
     assert result.status == "error"
     assert "time limit of 1e-06 s after 1 frames" in result.error
     assert not [t for t in threading.enumerate() if t.name == "qc-decode"]
+
+
+def test_an_artifact_whose_detector_is_off_reports_nothing_even_found_by_another(tmp_path):
+    # the flicker detector's boiling measure reports an elastic warp as morphing
+    # ("warping"); with morphing off the take has no morphing event, and the warp is not
+    # passed off as boiling either
+    from qc.synth import render_take, write_take
+
+    frames, truth = render_take("morph_warp", seed=73004)
+    path = tmp_path / "warp.mp4"
+    write_take(frames, path, fps=truth.fps)
+    on = analyse_take(path, Config())
+    assert [e.label for e in on.events if e.artifact == "morphing" and e.label == "warping"]
+    off = analyse_take(path, Config().replace("morphing", enabled=False))
+    assert off.status == "ok"
+    assert [e for e in off.events if e.artifact == "morphing"] == []
+    assert [e for e in off.events if e.label == "texture boiling"] == []

@@ -23,6 +23,11 @@ COLOR_KEY = "flicker_color"
 BOIL_KEY = "flicker_boil"
 #: regional flicker: frames running that a block pumps on, moving or not
 RUN_FRAMES = 4
+#: a boiling event whose residual (above its usual level) is at least this coherent from
+#: one frame to the next (:func:`_coherence`; detail re-invented on every frame reads
+#: -0.5) moved structure the flow did not follow: warping, a morphing event
+WARP_COHERENCE = -0.25
+WARP_LABEL = "warping"
 
 
 def _reversal(step: np.ndarray) -> np.ndarray:
@@ -76,6 +81,55 @@ def _run_length(hits: np.ndarray) -> np.ndarray:
     return out
 
 
+def _products(resid: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Per block, the means of ``resid * last``, ``resid ** 2`` and ``last ** 2``, (3, grid, grid).
+
+    ``resid`` is a step's residual image (``cur`` less ``prev`` carried onto it),
+    ``last`` the step before's carried onto ``cur`` too: what :func:`_coherence` is
+    made of.
+    """
+    grid = (MOTION_GRID, MOTION_GRID)
+    return np.stack([cv2.resize(x, grid, interpolation=cv2.INTER_AREA)
+                     for x in (resid * last, resid * resid, last * last)]).astype(np.float32)
+
+
+def _coherence(products: np.ndarray) -> float:
+    """The correlation of a residual with the step before's, from summed :func:`_products`.
+
+    Detail re-invented on every frame (boiling, noise) gives -0.5: each residual holds a
+    frame's detail, the next one the same detail with the opposite sign.  A change that
+    goes on the same way (structure moving where the flow does not follow it) gives up
+    to 1.  NaN where either residual has no energy.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = [rng.normal(0, 1, (128, 128)).astype(np.float32) for _ in range(3)]
+    >>> round(_coherence(_products(x[2] - x[1], x[1] - x[0]).sum(axis=(1, 2))), 1)
+    -0.5
+    >>> round(_coherence(_products(x[1] - x[0], x[1] - x[0]).sum(axis=(1, 2))), 1)
+    1.0
+    """
+    both, a, b = (float(v) for v in products)
+    return both / float(np.sqrt(a * b)) if a > 0 and b > 0 else float("nan")
+
+
+def _at_peak(excess: np.ndarray, value: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """The sum over ``frames`` (bool over axis 0) of ``value`` (frames, blocks, ...) at the
+    block of the largest ``excess`` (frames, blocks) on each frame, NaN taken as 0.
+
+    Examples
+    --------
+    >>> excess = np.array([[0.0, 8.0], [5.0, 1.0], [9.0, 0.0]])
+    >>> value = np.array([[1.0, -0.5], [0.3, 1.0], [np.nan, 1.0]])
+    >>> float(_at_peak(excess, value, np.array([True, True, True])))
+    -0.2
+    """
+    e = excess[frames]
+    picked = value[frames][np.arange(e.shape[0]), e.argmax(axis=1)]
+    return np.nan_to_num(picked, nan=0.0).sum(axis=0)
+
+
 class FlickerDetector(Detector):
     """Finds brightness pumping, regional flicker, colour flicker, flashes and boiling.
 
@@ -85,6 +139,11 @@ class FlickerDetector(Detector):
     a constant first difference and so no second difference; pumping and flashes have a
     large one.  Thresholds are the larger of a visible floor (``min_luma_levels``) and a
     robust z-score over the take itself.
+
+    A boiling event whose residual goes on the same way from frame to frame rather than
+    undoing itself (coherence at least :data:`WARP_COHERENCE`) is reported as a morphing
+    event, ``"warping"``: an elastic warp or a melt leaves a residual the flow could not
+    follow, as boiling does, but it moves the shape instead of re-drawing its detail.
     """
 
     name: ClassVar[str] = "flicker"
@@ -98,6 +157,8 @@ class FlickerDetector(Detector):
         self._bright: list[np.ndarray] = []  # per-block mean luma of the frame
         self._moving: list[np.ndarray] = []  # per block, its fastest quarter's speed (px/frame)
         self._absdiff: list[float] = []      # mean absolute difference from the frame before
+        self._step_products: list[np.ndarray] = []  # per block, _products with the last step's
+        self._last_resid: np.ndarray | None = None  # the last step's residual image
 
     def update(self, frame: Frame) -> None:
         rgb = frame.rgb
@@ -112,6 +173,8 @@ class FlickerDetector(Detector):
             self._bright.append(nan)
             self._moving.append(nan)
             self._absdiff.append(np.nan)
+            self._step_products.append(np.full((3, MOTION_GRID, MOTION_GRID), np.nan))
+            self._last_resid = None
         else:
             signed, absd, _ = motion.residual
             self._signed.append(signed.astype(np.float32))
@@ -120,6 +183,13 @@ class FlickerDetector(Detector):
                                            interpolation=cv2.INTER_AREA).astype(np.float32))
             self._moving.append(motion.block_peak_speed.astype(np.float32))
             self._absdiff.append(motion.absdiff)
+            # the residual against the step before's, carried onto this frame too
+            resid, last = motion.residual_image, self._last_resid
+            if last is None or last.shape != resid.shape:
+                self._step_products.append(np.full((3, MOTION_GRID, MOTION_GRID), np.nan))
+            else:
+                self._step_products.append(_products(resid, motion.carry(last)))
+            self._last_resid = resid
 
     def finish(self, times_s: np.ndarray) -> DetectorResult:
         cfg = self.config
@@ -184,14 +254,19 @@ class FlickerDetector(Detector):
         # residual of 0 on every copy, which would set the usual level at nothing)
         half = max(1, int(round(cfg.boil_window_s * fps_of(times_s))))
         held = held_frames(np.asarray(self._absdiff))
-        excess = absd - rolling_median(np.where(held[:, None], np.nan, absd), half) if n else absd
+
+        def above_usual(x: np.ndarray) -> np.ndarray:  # (frames, blocks)
+            return x - rolling_median(np.where(held[:, None], np.nan, x), half) if n else x
+
+        excess = above_usual(absd)
         # ... where the content stays put: a block that moves against the camera (a fast
         # ball the flow cannot follow) or whose residual is mostly of one sign (an edge
         # or a brightness change, not detail re-invented) is not boiling
         with np.errstate(all="ignore"):
             one_sign = np.abs(signed) > cfg.boil_max_sign * raw_abs
         put = stays & ~one_sign
-        boil = np.where(put, np.nan_to_num(excess, nan=0.0), 0.0).max(axis=1, initial=0.0).clip(0)
+        put_excess = np.where(put, np.nan_to_num(excess, nan=0.0), 0.0)
+        boil = put_excess.max(axis=1, initial=0.0).clip(0)
         # ... judged at the take's own cadence: a copy shows nothing re-invented, and
         # counting the copies' zeros would shrink the take's spread
         moves = ~held
@@ -207,12 +282,24 @@ class FlickerDetector(Detector):
                 if ev.start_s == ev.end_s and label == "brightness pumping":
                     ev = Event(ev.artifact, ev.start_s, ev.end_s, ev.severity, "flash")
                 events.append(ev)
+        # each block's residual products with the step before's, above their usual
+        # level: the part a boil adds, whatever the block's motion leaves anyway
+        products = np.asarray(self._step_products, dtype=np.float64).reshape(n, 3, -1)
+        products = np.stack([above_usual(products[:, j]) for j in range(3)], axis=-1)
         # boiling must last: a single frame of residual is motion, not boiling (three
         # frames that move; the copies between them do not count)
         for ev in events_from_score(boil_score, times_s, artifact=self.name,
                                     label="texture boiling"):
-            if frames_in(times_s[moves], ev) >= 3:
-                events.append(ev)
+            if frames_in(times_s[moves], ev) < 3:
+                continue
+            # ... and must be re-invented: detail drawn anew on every frame leaves a
+            # residual that undoes the step before's (-0.5 coherence); structure moving
+            # where the flow does not follow it (an elastic warp, something melting)
+            # leaves one that goes on the same way, which is morphing, not flicker
+            frames = (times_s >= ev.start_s) & (times_s <= ev.end_s)
+            if _coherence(_at_peak(put_excess, products, frames)) >= WARP_COHERENCE:
+                ev = Event("morphing", ev.start_s, ev.end_s, ev.severity, WARP_LABEL)
+            events.append(ev)
         return DetectorResult(
             signals={
                 LUMA_KEY: means[:, 0].astype(np.float32),

@@ -8,7 +8,7 @@ import pytest
 from feed import feed
 
 from qc.config import FlickerConfig
-from qc.detectors.flicker import FlickerDetector
+from qc.detectors.flicker import WARP_LABEL, FlickerDetector
 from qc.synth import render_take
 
 N = 36
@@ -123,6 +123,31 @@ def test_bouncing_balls_of_the_generator_are_neither_boiling_nor_flicker():
         if any(e.label in ("texture boiling", "regional flicker") for e in events):
             flagged.append(seed)
     assert len(flagged) <= 2, flagged
+
+
+@pytest.mark.parametrize("seed", [73001, 73003, 73004, 73009])
+def test_an_elastic_warp_of_the_generator_is_warping_not_boiling(seed):
+    # the flow does not follow a warp's moving structure and leaves a residual that reads
+    # as boiling, but one that goes on the same way from frame to frame (coherence -0.05
+    # to 0.37 at the event here) instead of undoing itself as detail re-invented does
+    # (-0.46 to -0.56 for the boils below, -0.44 and -0.49 for the made-up ones above),
+    # so it is reported as morphing
+    frames, truth = render_take("morph_warp", seed=seed)
+    events = _run([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
+    (injected,) = truth.events
+    assert not [e for e in events if e.label == "texture boiling"]
+    warps = [e for e in events if e.label == WARP_LABEL]
+    assert warps and all(e.artifact == "morphing" for e in warps)
+    assert all(injected.start_s <= e.start_s and e.end_s <= injected.end_s for e in warps)
+
+
+@pytest.mark.parametrize("seed", [71001, 73000, 73002, 73008])
+def test_boiling_of_the_generator_stays_boiling(seed):
+    # found before warping was told from boiling, and still boiling
+    frames, truth = render_take("flicker_boil", seed=seed)
+    events = _run([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
+    assert [e.label for e in events] == ["texture boiling"]
+    assert abs(events[0].start_s - truth.events[0].start_s) <= 0.25
 
 
 def test_lit_windows_passing_by_are_no_flash():
