@@ -17,7 +17,7 @@ import numpy as np
 
 from qc.kernels import flow_median, warp_residual_blocks
 
-__all__ = ["Motion", "MOTION_GRID", "MOTION_SIZE_PX", "shrink"]
+__all__ = ["Motion", "MOTION_GRID", "MOTION_SIZE_PX", "pixel_grid", "shrink"]
 
 T = TypeVar("T")
 
@@ -51,6 +51,23 @@ def shrink(gray: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(gray)
     size = (max(8, int(round(w * scale))), max(8, int(round(h * scale))))
     return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+
+
+@functools.lru_cache(maxsize=8)
+def pixel_grid(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's coordinates ``(ys, xs)`` over a frame of ``shape``, float32, read-only.
+
+    Made once per frame size: the maps that carry an image by a flow start from them.
+
+    Examples
+    --------
+    >>> ys, xs = pixel_grid((2, 3))
+    >>> xs.tolist(), ys[:, 0].tolist()
+    ([[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]], [0.0, 1.0])
+    """
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    ys.flags.writeable = xs.flags.writeable = False
+    return ys, xs
 
 
 Span = tuple[int, int]
@@ -135,8 +152,7 @@ class Motion:
     @cached_property
     def _back_map(self) -> tuple[np.ndarray, np.ndarray]:
         """Where each pixel of ``cur`` comes from in ``prev`` (the backward flow's map)."""
-        h, w = self.cur.shape
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        ys, xs = pixel_grid(self.cur.shape)
         return xs + self.flow_bwd[..., 0], ys + self.flow_bwd[..., 1]
 
     @_timed

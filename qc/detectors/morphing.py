@@ -10,7 +10,7 @@ import numpy as np
 from qc.config import MorphingConfig
 from qc.decode import Frame
 from qc.detectors.base import Detector, DetectorResult, Event, face_blocks
-from qc.motion import MOTION_GRID
+from qc.motion import MOTION_GRID, pixel_grid
 from qc.signals import events_from_score, fps_of, mad, quiet_nan
 
 __all__ = ["MorphingDetector"]
@@ -64,7 +64,6 @@ class MorphingDetector(Detector):
         self._age = 0
         self._span = 0
         self._t0: float | None = None
-        self._grid: tuple[np.ndarray, ...] | None = None  # pixel coordinates, made once
 
     def _span_frames(self, frame: Frame) -> int:
         if self._span == 0 and frame.idx >= 1 and self._t0 is not None:
@@ -88,9 +87,7 @@ class MorphingDetector(Detector):
         cur = cv2.GaussianBlur(motion.cur, (5, 5), 0).astype(np.float32)
         h, w = cur.shape
         span = self._span_frames(frame)
-        if self._grid is None or self._grid[0].shape != cur.shape:
-            self._grid = tuple(np.mgrid[0:h, 0:w].astype(np.float32))  # (ys, xs)
-        ys, xs = self._grid
+        ys, xs = pixel_grid(cur.shape)
         if self._anchor is None or self._anchor.shape != cur.shape or self._age >= span:
             self._anchor = cv2.GaussianBlur(motion.prev, (5, 5), 0).astype(np.float32)
             self._map = np.dstack([xs, ys])
