@@ -150,8 +150,10 @@ class Motion:
         )
 
     @cached_property
-    def _back_map(self) -> tuple[np.ndarray, np.ndarray]:
-        """Where each pixel of ``cur`` comes from in ``prev`` (the backward flow's map)."""
+    @_timed
+    def back_map(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each pixel of ``cur`` comes from in ``prev``: the backward flow's map
+        ``(xs, ys)`` for ``cv2.remap``, float32."""
         ys, xs = pixel_grid(self.cur.shape)
         return xs + self.flow_bwd[..., 0], ys + self.flow_bwd[..., 1]
 
@@ -169,7 +171,7 @@ class Motion:
         -------
         ndarray of float32, shape (H, W)
         """
-        mx, my = self._back_map
+        mx, my = self.back_map
         return cv2.remap(np.ascontiguousarray(img, dtype=np.float32), mx, my, cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REPLICATE)
 

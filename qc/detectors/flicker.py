@@ -256,7 +256,7 @@ class FlickerDetector(Detector):
         held = held_frames(np.asarray(self._absdiff))
 
         def above_usual(x: np.ndarray) -> np.ndarray:  # (frames, blocks)
-            return x - rolling_median(np.where(held[:, None], np.nan, x), half) if n else x
+            return x - rolling_median(np.where(held[:, None], np.nan, x), half)
 
         excess = above_usual(absd)
         # ... where the content stays put: a block that moves against the camera (a fast

@@ -93,10 +93,8 @@ class MorphingDetector(Detector):
             self._map = np.dstack([xs, ys])
             self._age = 0
         # carry the map to the anchor one step: map_t(x) = map_{t-1}(x + flow_bwd(x))
-        flow = motion.flow_bwd
-        self._map = cv2.remap(self._map, xs + flow[..., 0], ys + flow[..., 1],
-                              cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                              borderValue=(-1e6, -1e6))
+        self._map = cv2.remap(self._map, *motion.back_map, cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=(-1e6, -1e6))
         self._age += 1
         mx, my = self._map[..., 0], self._map[..., 1]
         valid = (mx >= 0) & (my >= 0) & (mx <= w - 1) & (my <= h - 1)
