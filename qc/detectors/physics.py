@@ -72,7 +72,9 @@ class PhysicsDetector(Detector):
       smaller spike, what vanished from one place is found far away in the next frame
       and what appeared there was in the first place the frame before
       (:func:`_reappearance`);
-    * a **frame skip**: the camera's motion at one frame is several frames' worth;
+    * a **frame skip**: the camera's motion at one frame is several frames' worth; or,
+      where the flow cannot read that jump (a slow pan, a lattice), the flow breaks
+      down over the whole picture at that one frame (:func:`_breaks`);
     * a **speed spike**: the fastest thing in the frame (camera removed) moves far faster
       for a few frames than around them;
     * a **reversal**: the fastest thing turns back within a frame while moving fast, in a
@@ -100,6 +102,8 @@ class PhysicsDetector(Detector):
         self._blocks: list[np.ndarray] = []  # per-block residual, MOTION_GRID**2 floats a frame
         self._vel: list[np.ndarray] = []     # per-block velocity (camera removed), grid**2 x 2
         self._reappear: dict[int, float] = {}  # frame -> _reappearance, where one was looked for
+        self._scene: dict[int, float] = {}  # frame -> _scene_match, where the flow fell away
+        self._held = 0.0  # the share of the last frame's pixels whose flow held both ways
         self._pending: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def update(self, frame: Frame) -> None:
@@ -118,6 +122,10 @@ class PhysicsDetector(Detector):
         _, absd, valid = motion.residual
         k = 256.0 / motion.scale_px  # pixels at a 256-px short side
         camera = motion.camera
+        held = float(valid.mean())
+        if held < (1.0 - _BREAK_LOOK) * self._held:  # the flow fell away: maybe a break
+            self._scene[len(self._blocks)] = _scene_match(motion.prev, motion.cur)
+        self._held = held
         self._blocks.append(absd.astype(np.float32).ravel())
         self._look_for_teleport()
         self._pending = (len(self._blocks) - 1, motion.prev, motion.cur, camera)
@@ -130,7 +138,7 @@ class PhysicsDetector(Detector):
             own = own * ~face_blocks(faces, MOTION_GRID)[..., None]
         self._vel.append((own.reshape(-1, 2) * k).astype(np.float32))
         self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast, luma=luma,
-                         valid=float(valid.mean()), absdiff=motion.absdiff,
+                         valid=held, absdiff=motion.absdiff,
                          gx=float(camera[0]) * k, gy=float(camera[1]) * k,
                          speed=_top_speed(motion, own) * k)
 
@@ -187,8 +195,8 @@ class PhysicsDetector(Detector):
         # flow fails at the contact frame, and the ball moves fast either side of it,
         # though it can read slow the frame after)
         fast = _fast_around(np.asarray(self._vel, dtype=np.float64).reshape(n, -1, 2), _FAST_PX)
-        jump = _jumps(np.asarray(self._blocks, dtype=np.float64).reshape(n, -1), cfg.z_threshold,
-                      excused=fast)
+        blocks = np.asarray(self._blocks, dtype=np.float64).reshape(n, -1)
+        jump = _jumps(blocks, cfg.z_threshold, excused=fast)
         # ... or, surely, content that vanished and reappeared far away at once
         for i, match in self._reappear.items():
             if match > 0 and i < n:
@@ -204,6 +212,14 @@ class PhysicsDetector(Detector):
         ok = trusted[idx]
         seen = ~near_flat[idx] & np.isfinite(camera).all(axis=1)
         skip_score = _expand(_skips(np.nan_to_num(camera), seen) / cfg.skip_px, idx, n)
+        # ... or, where the flow cannot read the camera's jump, breaks at that frame alone;
+        # a break to a picture not found in the one before is a cut, not a skip
+        broken = np.where(near_flat, 0.0, _expand(_breaks(blocks[idx], s["valid"][idx]), idx, n))
+        other = np.zeros(n, bool)
+        for i, match in self._scene.items():
+            other[i] = i < n and match <= _SAME_SCENE
+        skip_score = np.fmax(skip_score, np.where(other, 0.0, broken))
+        cut = np.fmax(cut, np.where(other, broken, 0.0))
         speed = np.nan_to_num(s["speed"])[idx] / steps
         speed_score = _expand(_speed_spikes(speed, ok)
                               / cfg.speed_ratio, idx, n)
@@ -365,6 +381,36 @@ _HERE = 0.6
 _UNIQUE = 0.15
 #: the smallest thing that teleports, as a fraction of the frame (an eye is smaller)
 _MIN_AREA = 0.012
+#: a frame whose flow holds on this much less of the picture than the frame before's
+#: is matched against that frame (:func:`_scene_match`), in case the flow breaks there
+_BREAK_LOOK = 0.25
+#: a break to a picture that matches the one before at most this well is a hidden cut;
+#: above it, the same scene jumped (frame skips 0.64-0.76, cuts 0.06-0.29, session 16)
+_SAME_SCENE = 0.5
+
+
+def _scene_match(prev: np.ndarray, cur: np.ndarray) -> float:
+    """How well the middle of ``cur`` is found in ``prev``, anywhere up to an eighth of
+    the frame's width (at most 32 px) from where it is: the best normalised
+    cross-correlation.  The same scene a few frames on scores 0.6 or more, however far
+    the camera moved within that reach; another shot, under 0.3.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> scene = cv2.GaussianBlur(rng.uniform(0, 255, (144, 300)), (0, 0), 2).astype(np.uint8)
+    >>> round(_scene_match(scene[:, 20:276], scene[:, 6:262]), 2)  # the camera moved 14 px
+    1.0
+    >>> other = cv2.GaussianBlur(rng.uniform(0, 255, (144, 256)), (0, 0), 2).astype(np.uint8)
+    >>> _scene_match(scene[:, :256], other) < 0.3
+    True
+    """
+    h, w = cur.shape
+    m = max(1, min(32, min(h, w) // 4))
+    middle = cur[m // 2: h - m // 2, m: w - m].astype(np.float32)
+    res = cv2.matchTemplate(prev.astype(np.float32), middle, cv2.TM_CCOEFF_NORMED)
+    res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
+    return float(res.max())
 
 
 def _match_far(patch: np.ndarray, img: np.ndarray, at: tuple[int, int],
@@ -551,6 +597,59 @@ def _skips(camera: np.ndarray, seen: np.ndarray) -> np.ndarray:
     agree = np.linalg.norm(prev - nxt, axis=1)
     ok = seen[:-2] & seen[1:-1] & seen[2:]
     out[1:-1] = np.where(ok, dev / (1.0 + agree), 0.0)
+    return out
+
+
+def _breaks(blocks: np.ndarray, valid: np.ndarray, *, ratio: float = 2.0, levels: float = 2.0,
+            drop: float = 0.3, share: float = 0.15, min_blocks: int = 16) -> np.ndarray:
+    """Per frame, how far the flow breaks down over the whole picture at that frame alone.
+
+    Frames dropped from a take whose camera moves slowly, or over a lattice (brick,
+    tiles), do not show as a step of the camera's motion: the flow reads a fraction of
+    the jump, or a lattice period off.  What does show is that the flow fails at that
+    one frame: the share of its pixels consistent forward and backward falls below
+    both neighbours' (by ``drop`` of theirs, at 1), and many blocks' residuals spike
+    there at once (at least ``ratio`` times, and ``levels`` grey levels above, the
+    larger of the frames either side; a ``share`` of the blocks known at both, at 1).
+    The score is the weaker of the two: a take's motion failing the flow for a stretch
+    (boiling, a fast gesture) is no one frame, and one thing jumping (a teleport)
+    spikes a few blocks, not the picture.  A hidden cut breaks the flow as well (it is
+    told apart by its change of colour), so does a flash (flicker's event).
+
+    Parameters
+    ----------
+    blocks : ndarray, shape (n, blocks)
+        Motion-compensated residual of each block at each frame (NaN where unknown).
+    valid : ndarray, shape (n,)
+        Share of each frame's pixels whose flow is consistent both ways (NaN unknown).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        1 where a break starts to count (0 at the first and last frame).
+
+    Examples
+    --------
+    >>> blocks = np.full((5, 16), 3.0)
+    >>> blocks[2, :8] = 12.0            # half the blocks spike at frame 2
+    >>> valid = np.array([np.nan, 0.9, 0.45, 0.9, 0.9])
+    >>> _breaks(blocks, valid).round(2).tolist()
+    [0.0, 0.0, 1.67, 0.0, 0.0]
+    """
+    n = blocks.shape[0]
+    out = np.zeros(n)
+    if n < 3:
+        return out
+    cur, around = blocks[1:-1], np.fmax(blocks[:-2], blocks[2:])
+    known = np.isfinite(cur) & np.isfinite(around)
+    with np.errstate(invalid="ignore"):
+        spiking = known & (cur > ratio * around) & (cur - around > levels)
+    count = known.sum(axis=1)
+    spiked = np.where(count >= min_blocks, spiking.sum(axis=1) / np.maximum(count, 1), 0.0)
+    base = np.fmin(valid[:-2], valid[2:])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fell = np.nan_to_num((base - valid[1:-1]) / base, nan=0.0, posinf=0.0, neginf=0.0)
+    out[1:-1] = np.minimum(fell / drop, spiked / share).clip(0.0)
     return out
 
 
