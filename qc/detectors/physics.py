@@ -217,7 +217,8 @@ class PhysicsDetector(Detector):
         broken = np.where(near_flat, 0.0, _expand(_breaks(blocks[idx], s["valid"][idx]), idx, n))
         other = np.zeros(n, bool)
         for i, match in self._scene.items():
-            other[i] = i < n and match <= _SAME_SCENE
+            if i < n:
+                other[i] = match <= _SAME_SCENE
         skip_score = np.fmax(skip_score, np.where(other, 0.0, broken))
         cut = np.fmax(cut, np.where(other, broken, 0.0))
         speed = np.nan_to_num(s["speed"])[idx] / steps
@@ -390,10 +391,11 @@ _SAME_SCENE = 0.5
 
 
 def _scene_match(prev: np.ndarray, cur: np.ndarray) -> float:
-    """How well the middle of ``cur`` is found in ``prev``, anywhere up to an eighth of
-    the frame's width (at most 32 px) from where it is: the best normalised
-    cross-correlation.  The same scene a few frames on scores 0.6 or more, however far
-    the camera moved within that reach; another shot, under 0.3.
+    """How well the middle of ``cur`` is found in ``prev``, up to a quarter of the
+    frame's short side (at most 32 px) sideways and half that up or down from where it
+    is: the best normalised cross-correlation (blind to a change of gain and offset).
+    The same scene a few frames on scored 0.64 or more on the generator's frame skips,
+    the camera having moved within that reach; another shot, under 0.3.
 
     Examples
     --------
@@ -613,8 +615,9 @@ def _breaks(blocks: np.ndarray, valid: np.ndarray, *, ratio: float = 2.0, levels
     larger of the frames either side; a ``share`` of the blocks known at both, at 1).
     The score is the weaker of the two: a take's motion failing the flow for a stretch
     (boiling, a fast gesture) is no one frame, and one thing jumping (a teleport)
-    spikes a few blocks, not the picture.  A hidden cut breaks the flow as well (it is
-    told apart by its change of colour), so does a flash (flicker's event).
+    spikes a few blocks, not the picture.  A hidden cut breaks the flow as well (told
+    apart by its change of colour, or by :func:`_scene_match`), so does a flash
+    (flicker's event, of which such a break is an echo).
 
     Parameters
     ----------
