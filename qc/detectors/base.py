@@ -78,6 +78,11 @@ class SignalBuffer:
     def __len__(self) -> int:
         return len(self._data[self._names[0]]) if self._names else 0
 
+    def last(self, name: str) -> float:
+        """The newest frame's value of one series (NaN before the first frame)."""
+        series = self._data[name]
+        return series[-1] if series else float("nan")
+
     def arrays(self) -> dict[str, np.ndarray]:
         """Return the series as float32 arrays."""
         return {n: np.asarray(v, dtype=np.float32) for n, v in self._data.items()}

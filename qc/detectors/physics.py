@@ -103,7 +103,6 @@ class PhysicsDetector(Detector):
         self._vel: list[np.ndarray] = []     # per-block velocity (camera removed), grid**2 x 2
         self._reappear: dict[int, float] = {}  # frame -> _reappearance, where one was looked for
         self._scene: dict[int, float] = {}  # frame -> _scene_match, where the flow fell away
-        self._held = 0.0  # the share of the last frame's pixels whose flow held both ways
         self._pending: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def update(self, frame: Frame) -> None:
@@ -122,10 +121,9 @@ class PhysicsDetector(Detector):
         _, absd, valid = motion.residual
         k = 256.0 / motion.scale_px  # pixels at a 256-px short side
         camera = motion.camera
-        held = float(valid.mean())
-        if held < (1.0 - _BREAK_LOOK) * self._held:  # the flow fell away: maybe a break
+        consistent = float(valid.mean())  # share of pixels whose flow holds both ways
+        if consistent < (1.0 - _BREAK_LOOK) * self._buf.last("valid"):  # maybe a break
             self._scene[len(self._blocks)] = _scene_match(motion.prev, motion.cur)
-        self._held = held
         self._blocks.append(absd.astype(np.float32).ravel())
         self._look_for_teleport()
         self._pending = (len(self._blocks) - 1, motion.prev, motion.cur, camera)
@@ -138,7 +136,7 @@ class PhysicsDetector(Detector):
             own = own * ~face_blocks(faces, MOTION_GRID)[..., None]
         self._vel.append((own.reshape(-1, 2) * k).astype(np.float32))
         self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast, luma=luma,
-                         valid=held, absdiff=motion.absdiff,
+                         valid=consistent, absdiff=motion.absdiff,
                          gx=float(camera[0]) * k, gy=float(camera[1]) * k,
                          speed=_top_speed(motion, own) * k)
 
@@ -311,6 +309,20 @@ def _fast_around(vel: np.ndarray, min_px: float, *, reach: int = 2) -> np.ndarra
     return (before & after).reshape(n, g * g)  # nothing is before the first or after the last
 
 
+def _larger_neighbour(x: np.ndarray) -> np.ndarray:
+    """Per frame (row), the larger of the frame before's and the frame after's values,
+    element-wise: one side only where the other is NaN or past the ends, NaN where
+    neither is known.
+
+    Examples
+    --------
+    >>> _larger_neighbour(np.array([[1.0], [5.0], [2.0], [np.nan]])).ravel().tolist()
+    [5.0, 2.0, 5.0, 2.0]
+    """
+    pad = np.full_like(x[:1], np.nan, dtype=np.float64)
+    return np.fmax(np.vstack([pad, x[:-1]]), np.vstack([x[1:], pad]))
+
+
 def _jumps(blocks: np.ndarray, z: float, *, sep_frames: int = 12,
            excused: np.ndarray | None = None) -> np.ndarray:
     """Per frame, the strongest one-frame spike of any block's residual.
@@ -343,10 +355,7 @@ def _jumps(blocks: np.ndarray, z: float, *, sep_frames: int = 12,
     n = blocks.shape[0]
     if n == 0:
         return np.zeros(0)
-    before = np.vstack([blocks[:1] * np.nan, blocks[:-1]])
-    after = np.vstack([blocks[1:], blocks[:1] * np.nan])
-    around = quiet_nan(np.nanmax, np.stack([before, after]), axis=0)
-    excess = np.nan_to_num(blocks - around, nan=0.0).clip(0)
+    excess = np.nan_to_num(blocks - _larger_neighbour(blocks), nan=0.0).clip(0)
     dev = np.abs(blocks - quiet_nan(np.nanmedian, blocks, axis=0))
     spread = np.maximum(quiet_nan(np.nanmedian, dev, axis=0) * 1.4826, 10.0 / z)
     spread = np.nan_to_num(spread, nan=10.0 / z)
@@ -643,7 +652,7 @@ def _breaks(blocks: np.ndarray, valid: np.ndarray, *, ratio: float = 2.0, levels
     out = np.zeros(n)
     if n < 3:
         return out
-    cur, around = blocks[1:-1], np.fmax(blocks[:-2], blocks[2:])
+    cur, around = blocks[1:-1], _larger_neighbour(blocks)[1:-1]
     known = np.isfinite(cur) & np.isfinite(around)
     with np.errstate(invalid="ignore"):
         spiking = known & (cur > ratio * around) & (cur - around > levels)
