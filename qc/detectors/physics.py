@@ -103,7 +103,9 @@ class PhysicsDetector(Detector):
         self._vel: list[np.ndarray] = []     # per-block velocity (camera removed), grid**2 x 2
         self._reappear: dict[int, float] = {}  # frame -> _reappearance, where one was looked for
         self._scene: dict[int, float] = {}  # frame -> _scene_match, where the flow fell away
-        self._pending: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
+        # the frame a look may be asked for, waiting on the next: (index, its two frames,
+        # the camera, the share of consistent flow on the frame before and on it)
+        self._pending: tuple[int, np.ndarray, np.ndarray, np.ndarray, float, float] | None = None
 
     def update(self, frame: Frame) -> None:
         h = _histogram(frame.rgb)
@@ -125,8 +127,9 @@ class PhysicsDetector(Detector):
         if consistent < (1.0 - _BREAK_LOOK) * self._buf.last("valid"):  # maybe a break
             self._scene[len(self._blocks)] = _scene_match(motion.prev, motion.cur)
         self._blocks.append(absd.astype(np.float32).ravel())
-        self._look_for_teleport()
-        self._pending = (len(self._blocks) - 1, motion.prev, motion.cur, camera)
+        self._look_for_teleport(consistent)
+        self._pending = (len(self._blocks) - 1, motion.prev, motion.cur, camera,
+                         self._buf.last("valid"), consistent)
         # a block whose content is found as well near where the camera takes it does not
         # move of its own, whatever the flow says (a lattice's look-alike, a frame border)
         own = motion.block_flow * motion.block_shown[..., None]
@@ -140,16 +143,21 @@ class PhysicsDetector(Detector):
                          gx=float(camera[0]) * k, gy=float(camera[1]) * k,
                          speed=_top_speed(motion, own) * k)
 
-    def _look_for_teleport(self) -> None:
+    def _look_for_teleport(self, after: float = np.nan) -> None:
         """Decide on the frame before the newest: where some block's residual spikes
-        there above both neighbours, look for content that vanished and reappeared."""
+        there above both neighbours, or the flow holds on much less of the picture there
+        than on both neighbours (``after`` is the newest frame's share), look for content
+        that vanished and reappeared."""
         if self._pending is None:
             return
-        i, prev, cur, camera = self._pending
+        i, prev, cur, camera, before, consistent = self._pending
         self._pending = None
         around = [self._blocks[j] for j in (i - 1, i + 1) if 0 <= j < len(self._blocks)]
         excess = self._blocks[i] - quiet_nan(np.nanmax, np.stack(around), axis=0)
-        if np.nan_to_num(excess, nan=0.0).max(initial=0.0) >= _SPIKE_LEVELS:
+        spikes = np.nan_to_num(excess, nan=0.0).max(initial=0.0) >= _SPIKE_LEVELS
+        # (where the flow loses the thing at both places, no residual is measured there)
+        lost = consistent < (1.0 - _LOST_LOOK) * before and consistent < (1.0 - _LOST_LOOK) * after
+        if spikes or lost:
             self._reappear[i] = _reappearance(prev, cur, camera)
 
     def finish(self, times_s: np.ndarray) -> DetectorResult:
@@ -382,6 +390,10 @@ def _jumps(blocks: np.ndarray, z: float, *, sep_frames: int = 12,
 _FAST_PX = 5.0
 #: a block's residual this far (grey levels) above both neighbours' asks for a closer look
 _SPIKE_LEVELS = 3.0
+#: a frame whose flow holds on this much less of the picture than both neighbours' asks
+#: for a closer look too: the flow can lose a teleported thing at both places, leaving no
+#: residual there (77000-'s star over the moon, 0.99 -> 0.64 -> 0.98; session 17)
+_LOST_LOOK = 0.15
 #: a teleport is confirmed when what vanished and what appeared match at least this well
 _MATCH = 0.6
 #: ... while neither matches what is now in its own place better than this
