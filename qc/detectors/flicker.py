@@ -28,6 +28,14 @@ RUN_FRAMES = 4
 #: -0.5) moved structure the flow did not follow: warping, a morphing event
 WARP_COHERENCE = -0.25
 WARP_LABEL = "warping"
+#: a block whose residual (above its usual level) undoes the step before's this surely
+#: (:func:`_block_coherence`) is detail re-invented on that frame, and counts for boiling
+#: whatever the rest of the take's residual does (session 17: the generator's boils read
+#: -0.3 to -0.8 on each of their frames; an elastic warp's residual, which goes on the
+#: same way, -0.05 to 0.37 over its event)
+REINVENTED = -0.4
+#: ... for this long at least, where nothing else finds the boil
+REINVENTED_MIN_S = 0.25
 
 
 def _reversal(step: np.ndarray) -> np.ndarray:
@@ -114,6 +122,21 @@ def _coherence(products: np.ndarray) -> float:
     return both / float(np.sqrt(a * b)) if a > 0 and b > 0 else float("nan")
 
 
+def _block_coherence(products: np.ndarray) -> np.ndarray:
+    """Per frame and block, :func:`_coherence` of one frame's products, (frames, blocks, 3)
+    -> (frames, blocks); NaN where either residual has no energy.
+
+    Examples
+    --------
+    >>> p = np.array([[[-1.0, 2.0, 2.0], [1.0, 0.0, 1.0]]])
+    >>> _block_coherence(p)
+    array([[-0.5,  nan]])
+    """
+    both, a, b = products[..., 0], products[..., 1], products[..., 2]
+    ok = (a > 0) & (b > 0)
+    return np.where(ok, both / np.sqrt(np.where(ok, a * b, 1.0)), np.nan)
+
+
 def _at_peak(excess: np.ndarray, value: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """The sum over ``frames`` (bool over axis 0) of ``value`` (frames, blocks, ...) at the
     block of the largest ``excess`` (frames, blocks) on each frame, NaN taken as 0.
@@ -144,6 +167,10 @@ class FlickerDetector(Detector):
     undoing itself (coherence at least :data:`WARP_COHERENCE`) is reported as a morphing
     event, ``"warping"``: an elastic warp or a melt leaves a residual the flow could not
     follow, as boiling does, but it moves the shape instead of re-drawing its detail.
+    Boiling is also measured over the blocks whose residual undoes the step before's on
+    each frame (:data:`REINVENTED`) against that measure's own spread: such an event,
+    lasting :data:`REINVENTED_MIN_S`, is boiling where the take's other residual raised
+    the plain measure's bar over it.  The ``flicker_boil`` signal is the larger of the two.
     """
 
     name: ClassVar[str] = "flicker"
@@ -271,6 +298,18 @@ class FlickerDetector(Detector):
         # counting the copies' zeros would shrink the take's spread
         moves = ~held
         boil_score = boil / max(cfg.boil_min_levels, cfg.z_threshold * mad(boil[moves]))
+        # each block's residual products with the step before's, above their usual
+        # level: the part a boil adds, whatever the block's motion leaves anyway
+        products = np.asarray(self._step_products, dtype=np.float64).reshape(n, 3, -1)
+        products = np.stack([above_usual(products[:, j]) for j in range(3)], axis=-1)
+        # ... and the same measured over the blocks whose residual undoes the step
+        # before's on that frame: detail re-invented there.  Elsewhere in the take the
+        # edges of things the flow does not follow can leave as much residual as a boil
+        # adds, which raises the take's spread until the boil is under the bar; they go
+        # on the same way from frame to frame, re-invented detail does not
+        reinvented = put & (np.nan_to_num(_block_coherence(products), nan=1.0) <= REINVENTED)
+        fresh = np.where(reinvented, np.nan_to_num(excess, nan=0.0), 0.0).max(axis=1, initial=0.0)
+        fresh_score = fresh.clip(0) / max(cfg.boil_min_levels, cfg.z_threshold * mad(fresh[moves]))
 
         events: list[Event] = []
         for score, label in (
@@ -282,10 +321,6 @@ class FlickerDetector(Detector):
                 if ev.start_s == ev.end_s and label == "brightness pumping":
                     ev = Event(ev.artifact, ev.start_s, ev.end_s, ev.severity, "flash")
                 events.append(ev)
-        # each block's residual products with the step before's, above their usual
-        # level: the part a boil adds, whatever the block's motion leaves anyway
-        products = np.asarray(self._step_products, dtype=np.float64).reshape(n, 3, -1)
-        products = np.stack([above_usual(products[:, j]) for j in range(3)], axis=-1)
         # boiling must last: a single frame of residual is motion, not boiling (three
         # frames that move; the copies between them do not count)
         for ev in events_from_score(boil_score, times_s, artifact=self.name,
@@ -300,13 +335,28 @@ class FlickerDetector(Detector):
             if _coherence(_at_peak(put_excess, products, frames)) >= WARP_COHERENCE:
                 ev = Event("morphing", ev.start_s, ev.end_s, ev.severity, WARP_LABEL)
             events.append(ev)
+        # boiling found only among the blocks re-invented on each frame is boiling too,
+        # if it lasts (a limb jolting as someone lands leaves such a residual for a few
+        # frames); one event where it overlaps one already found
+        at_least = max(3, int(round(REINVENTED_MIN_S * fps_of(times_s))))
+        for ev in events_from_score(fresh_score, times_s, artifact=self.name,
+                                    label="texture boiling"):
+            if frames_in(times_s[moves], ev) < at_least:
+                continue
+            same = [e for e in events if e.label == ev.label
+                    and e.start_s <= ev.end_s and ev.start_s <= e.end_s]
+            for e in same:
+                events.remove(e)
+            events.append(Event(self.name, min([ev.start_s] + [e.start_s for e in same]),
+                                max([ev.end_s] + [e.end_s for e in same]),
+                                max([ev.severity] + [e.severity for e in same]), ev.label))
         return DetectorResult(
             signals={
                 LUMA_KEY: means[:, 0].astype(np.float32),
                 GLOBAL_KEY: global_score.astype(np.float32),
                 REGION_KEY: region_score.astype(np.float32),
                 COLOR_KEY: color_score.astype(np.float32),
-                BOIL_KEY: boil_score.astype(np.float32),
+                BOIL_KEY: np.fmax(boil_score, fresh_score).astype(np.float32),
             },
             events=events,
         )
