@@ -101,6 +101,8 @@ class PhysicsDetector(Detector):
         self._hists: list[np.ndarray] = []  # the last three histograms only
         self._blocks: list[np.ndarray] = []  # per-block residual, MOTION_GRID**2 floats a frame
         self._vel: list[np.ndarray] = []     # per-block velocity (camera removed), grid**2 x 2
+        self._retrace: list[np.ndarray] = []  # per block, :func:`_retrace` (grid**2 floats)
+        self._two_back: tuple[np.ndarray, np.ndarray] | None = None  # the last prev, camera
         self._reappear: dict[int, float] = {}  # frame -> _reappearance, where one was looked for
         self._scene: dict[int, float] = {}  # frame -> _scene_match, where the flow fell away
         # the frame a look may be asked for, waiting on the next: (index, its two frames,
@@ -119,6 +121,8 @@ class PhysicsDetector(Detector):
             self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast, luma=luma)
             self._blocks.append(np.full(MOTION_GRID * MOTION_GRID, np.nan, np.float32))
             self._vel.append(np.zeros((MOTION_GRID * MOTION_GRID, 2), np.float32))
+            self._retrace.append(np.full(MOTION_GRID * MOTION_GRID, np.nan, np.float32))
+            self._two_back = None
             return
         _, absd, valid = motion.residual
         k = 256.0 / motion.scale_px  # pixels at a 256-px short side
@@ -138,6 +142,12 @@ class PhysicsDetector(Detector):
         if faces and self.config.leave_faces:
             own = own * ~face_blocks(faces, MOTION_GRID)[..., None]
         self._vel.append((own.reshape(-1, 2) * k).astype(np.float32))
+        back = self._two_back
+        self._retrace.append(
+            _retrace(motion.prev, motion.cur, camera, *back).ravel().astype(np.float32)
+            if back is not None and back[0].shape == motion.cur.shape
+            else np.full(MOTION_GRID * MOTION_GRID, np.nan, np.float32))
+        self._two_back = (motion.prev, camera)
         self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast, luma=luma,
                          valid=consistent, absdiff=motion.absdiff,
                          gx=float(camera[0]) * k, gy=float(camera[1]) * k,
@@ -230,7 +240,8 @@ class PhysicsDetector(Detector):
         speed = np.nan_to_num(s["speed"])[idx] / steps
         speed_score = _expand(_speed_spikes(speed, ok)
                               / cfg.speed_ratio, idx, n)
-        reverse = _expand(_reversals(vel, ok), idx, n)
+        retrace = np.asarray(self._retrace, dtype=np.float64).reshape(n, -1)[idx]
+        reverse = _expand(_reversals(vel, ok, retrace=retrace), idx, n)
 
         events: list[Event] = []
         cut_frames: set[int] = set()
@@ -759,9 +770,64 @@ def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 3.0
     return out
 
 
+#: a block whose difference from the frame two back (camera removed) is at most this
+#: share of its difference from the frame before is back where it was: its motion
+#: retraced the last step (the generator's reversals 0.1-0.4 at the turn, session 17) ...
+_RETRACED = 0.4
+#: ... where the frames either side are not (at least this share: 1.3-2.0 there)
+_NOT_RETRACED = 1.2
+#: ... and the block changed visibly from the frame before (grey levels at the flow size)
+_RETRACE_LEVELS = 2.0
+
+
+def _retrace(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray, before: np.ndarray,
+             camera_before: np.ndarray) -> np.ndarray:
+    """Per block, how far ``cur`` is from the frame two back against how far it is from the
+    frame before, the camera's motion taken off both: mean absolute differences, the
+    first over the second; NaN where the block hardly changed from the frame before.
+
+    A thing whose time runs backwards from ``cur`` on is back where it was two frames
+    ago, so its block matches ``before`` far better than ``prev``; a thing moving on is
+    further still from where it was two frames ago.
+
+    Parameters
+    ----------
+    prev, cur : ndarray of uint8, shape (H, W)
+        The frame before and this one, luma at the flow size.
+    camera : ndarray, shape (2,)
+        The camera's motion from ``prev`` to ``cur``.
+    before, camera_before : ndarray
+        The frame before ``prev``, and the camera's motion from it to ``prev``.
+
+    Examples
+    --------
+    >>> tex = np.random.default_rng(0).integers(0, 255, (16, 16)).astype(np.uint8)
+    >>> def at(x):  # a textured thing at x on a plain background
+    ...     img = np.full((64, 64), 60, np.uint8); img[24:40, x:x + 16] = tex; return img
+    >>> still = np.zeros(2)
+    >>> back = _retrace(at(24), at(20), still, at(20), still)  # there and back
+    >>> on = _retrace(at(24), at(28), still, at(20), still)    # on its way
+    >>> float(np.nanmax(back)), bool(np.nanmin(on) > 0.7)
+    (0.0, True)
+    """
+    h, w = cur.shape
+    grid = (MOTION_GRID, MOTION_GRID)
+
+    def gap(img: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        m = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+        moved = cv2.warpAffine(img.astype(np.float32), m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+        return cv2.resize(np.abs(cur.astype(np.float32) - moved), grid, interpolation=cv2.INTER_AREA)
+
+    one = gap(prev, camera)
+    two = gap(before, np.asarray(camera, np.float64) + np.asarray(camera_before, np.float64))
+    with np.errstate(all="ignore"):
+        return np.where(one >= _RETRACE_LEVELS, two / one, np.nan)
+
+
 def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
                keep: float = 0.6, same_speed: float = 1.3, steady: float = 0.9,
-               opposite: float = -0.9, burst: float = 0.4, gravity: float = 0.5) -> np.ndarray:
+               opposite: float = -0.9, burst: float = 0.4, gravity: float = 0.5,
+               retrace: np.ndarray | None = None, retraced_speed: float = 1.6) -> np.ndarray:
     """Per frame, the strongest abrupt reversal of an object's motion (0 where none).
 
     A reversal at ``t`` in a block: moving steadily (two frames in one direction, cosine
@@ -782,6 +848,14 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
     another speed; an object whose time runs backwards retraces its path at once.  Held
     to that, a reversal may be slow (``min_px`` 0.5 a frame at a 256-px short side: an
     object's speed is diluted in a block's mean flow).
+
+    The picture can show the retrace itself: ``retrace`` (frames, blocks) is
+    :func:`_retrace` per frame, the block's difference from the frame two back over its
+    difference from the frame before.  A block at most :data:`_RETRACED` there at the
+    turn, and at least :data:`_NOT_RETRACED` on the frames either side, is back where it
+    was two frames before: its turn counts on its own (no neighbour needed) at speeds
+    either side within ``retraced_speed`` of each other, since a block's mean flow can
+    read one object at other dilutions before and after the turn.
 
     Examples
     --------
@@ -821,13 +895,23 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
         bounce = (a[:, 1] > 0) & (b[:, 1] < 0) & (np.abs(b[:, 1]) > np.abs(b[:, 0])) & pulled
         ratio = norm[t] / np.maximum(norm[t - 1], 1e-9)
         alike = (ratio < same_speed) & (ratio > 1.0 / same_speed)
-        hit = (moving & brisk & even & alike & (before > steady) & (after > steady)
-               & (across < opposite) & ~bounce)
-        if hit.sum() < 2:
-            continue
+        turned = moving & brisk & even & (before > steady) & (after > steady) & (across < opposite) & ~bounce
+        hit = turned & alike
         strength = np.minimum(norm[t - 1], norm[t]) / min_px * -across
-        h = hit.reshape(grid, grid)
         best = 0.0
+        if retrace is not None and t + 1 < n:
+            # ... or the picture shows the block back where it was two frames before
+            back = ((np.nan_to_num(retrace[t], nan=np.inf) <= _RETRACED)
+                    & (np.nan_to_num(retrace[t - 1], nan=0.0) >= _NOT_RETRACED)
+                    & (np.nan_to_num(retrace[t + 1], nan=0.0) >= _NOT_RETRACED))
+            loose = (ratio < retraced_speed) & (ratio > 1.0 / retraced_speed)
+            shown = turned & loose & back
+            if shown.any():
+                best = float(strength[shown].max())
+        if hit.sum() < 2:
+            out[t] = best
+            continue
+        h = hit.reshape(grid, grid)
         for i in np.flatnonzero(hit):
             y, x = divmod(int(i), grid)
             for yy in range(max(0, y - 1), min(grid, y + 2)):
