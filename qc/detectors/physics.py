@@ -895,7 +895,8 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
         bounce = (a[:, 1] > 0) & (b[:, 1] < 0) & (np.abs(b[:, 1]) > np.abs(b[:, 0])) & pulled
         ratio = norm[t] / np.maximum(norm[t - 1], 1e-9)
         alike = (ratio < same_speed) & (ratio > 1.0 / same_speed)
-        turned = moving & brisk & even & (before > steady) & (after > steady) & (across < opposite) & ~bounce
+        turned = (moving & brisk & even & (before > steady) & (after > steady)
+                  & (across < opposite) & ~bounce)
         hit = turned & alike
         strength = np.minimum(norm[t - 1], norm[t]) / min_px * -across
         best = 0.0
