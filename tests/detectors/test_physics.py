@@ -79,6 +79,20 @@ def test_one_thing_jumping_or_a_long_failure_is_no_break():
     assert _breaks(res, faded).max() == 0.0
 
 
+def _physics_of_written(kind: str, seed: int, tmp_path) -> tuple[list[Event], int]:
+    """A generated take written as the bench writes it (H.264, crf 26) and scanned: its
+    physics events, and the frame of its injected artifact."""
+    from qc import synth
+    from qc.config import Config
+    from qc.scan import analyse_take
+
+    frames, truth = synth.render_take(kind, seed=seed)
+    synth.write_take(frames, tmp_path / "take.mp4", fps=24.0, crf=26)
+    events = [e for e in analyse_take(tmp_path / "take.mp4", Config()).events
+              if e.artifact == "physics"]
+    return events, round(truth.events[0].start_s * 24)
+
+
 @pytest.mark.parametrize("seed", [77001, 77005, 77007])
 def test_a_frame_skip_the_camera_does_not_show_is_found(seed: int, tmp_path):
     # generated frame skips (seeds of the 77000- bench set, session 16), written as the
@@ -86,15 +100,7 @@ def test_a_frame_skip_the_camera_does_not_show_is_found(seed: int, tmp_path):
     # brick lattice or the rocket picture; the flow reads the camera's jump a lattice
     # period off (+2.9 px a frame for -9.3) or as a fraction of it (1.4 for 2.3, -3.5 for
     # -6.2), so the camera's step is under the bar, and nothing else was found
-    from qc import synth
-    from qc.config import Config
-    from qc.scan import analyse_take
-
-    frames, truth = synth.render_take("frame_skip", seed=seed)
-    synth.write_take(frames, tmp_path / "take.mp4", fps=24.0, crf=26)
-    events = [e for e in analyse_take(tmp_path / "take.mp4", Config()).events
-              if e.artifact == "physics"]
-    at = round(truth.events[0].start_s * 24)
+    events, at = _physics_of_written("frame_skip", seed, tmp_path)
     assert ("frame skip", at) in [(e.label, round(e.start_s * 24)) for e in events]
     assert all(abs(round(e.start_s * 24) - at) <= 1 for e in events)
 
@@ -104,16 +110,9 @@ def test_a_cut_between_shots_of_one_palette_is_a_hidden_cut_not_a_skip(tmp_path)
     # gravel: the colour distributions are too alike for the histograms, so it was a
     # jump; the flow breaks over the whole picture there, and nothing of the picture
     # before is found in the one after (match 0.06; a skip's same scene 0.64-0.76)
-    from qc import synth
-    from qc.config import Config
-    from qc.scan import analyse_take
-
-    frames, truth = synth.render_take("hidden_cut", seed=77003)
-    synth.write_take(frames, tmp_path / "take.mp4", fps=24.0, crf=26)
-    events = [e for e in analyse_take(tmp_path / "take.mp4", Config()).events
-              if e.artifact == "physics"]
+    events, at = _physics_of_written("hidden_cut", 77003, tmp_path)
     assert [(e.label, round(e.start_s * 24)) for e in events] == \
-        [(CUT_LABEL, round(truth.events[0].start_s * 24))]
+        [(CUT_LABEL, at)]
 
 
 def test_a_burst_of_speed_is_a_spike_and_a_ramp_is_not():
@@ -258,15 +257,7 @@ def test_a_reversal_the_flow_reads_at_other_speeds_is_found(seed: int, tmp_path)
     # nothing found: the block's mean flow reads the object at 2.2 px a frame before the
     # turn and 1.5 after (83008), beyond the 1.3x allowed; the picture shows the object
     # back where it was two frames before (0.16-0.22 of its change from the frame before)
-    from qc import synth
-    from qc.config import Config
-    from qc.scan import analyse_take
-
-    frames, truth = synth.render_take("reverse", seed=seed)
-    synth.write_take(frames, tmp_path / "take.mp4", fps=24.0, crf=26)
-    events = [e for e in analyse_take(tmp_path / "take.mp4", Config()).events
-              if e.artifact == "physics"]
-    at = round(truth.events[0].start_s * 24)
+    events, at = _physics_of_written("reverse", seed, tmp_path)
     assert [e.label for e in events] == ["reversal"]
     assert abs(round(events[0].start_s * 24) - at) <= 1
 
@@ -395,16 +386,9 @@ def test_a_teleport_the_flow_loses_at_both_places_is_looked_at(tmp_path):
     # vanished and where it appeared, so no residual is measured there and none spikes
     # (0.5 grey levels), but the flow holds on 0.64 of the picture at that frame against
     # 0.99 and 0.98 on the frames either side; looked at there, the pair is confirmed
-    from qc import synth
-    from qc.config import Config
-    from qc.scan import analyse_take
-
-    frames, truth = synth.render_take("teleport", seed=77007)
-    synth.write_take(frames, tmp_path / "take.mp4", fps=24.0, crf=26)
-    events = [e for e in analyse_take(tmp_path / "take.mp4", Config()).events
-              if e.artifact == "physics"]
+    events, at = _physics_of_written("teleport", 77007, tmp_path)
     assert [(e.label, round(e.start_s * 24)) for e in events] == \
-        [("jump", round(truth.events[0].start_s * 24))]
+        [("jump", at)]
 
 
 def test_a_masked_match_over_a_flat_place_is_no_match():
@@ -651,13 +635,6 @@ def test_a_burst_the_flow_reads_slower_as_it_goes_is_a_speed_spike(seed: int, tm
     # few frames, which the flow reads fast at first and slower and slower (6, 5, 4, 3.6,
     # 3.5 px a frame against 1.5 before and 0.8 after); its slowest frame is only 2.3x the
     # frames around, but it steps up and down at once
-    from qc import synth
-    from qc.config import Config
-    from qc.scan import analyse_take
-
-    frames, truth = synth.render_take("speed_spike", seed=seed)
-    synth.write_take(frames, tmp_path / "take.mp4", fps=24.0, crf=26)
-    events = [e for e in analyse_take(tmp_path / "take.mp4", Config()).events
-              if e.artifact == "physics"]
+    events, at = _physics_of_written("speed_spike", seed, tmp_path)
     assert [(e.label, round(e.start_s * 24)) for e in events] == \
-        [("speed spike", round(truth.events[0].start_s * 24))]
+        [("speed spike", at)]
