@@ -118,8 +118,7 @@ def _coherence(products: np.ndarray) -> float:
     >>> round(_coherence(_products(x[1] - x[0], x[1] - x[0]).sum(axis=(1, 2))), 1)
     1.0
     """
-    both, a, b = (float(v) for v in products)
-    return both / float(np.sqrt(a * b)) if a > 0 and b > 0 else float("nan")
+    return float(_block_coherence(np.asarray(products, dtype=np.float64)))
 
 
 def _block_coherence(products: np.ndarray) -> np.ndarray:

@@ -464,6 +464,13 @@ def _match_far(patch: np.ndarray, img: np.ndarray, at: tuple[int, int],
     return float(far[j, i]), here, np.array([i - at[0], j - at[1]], np.float64)
 
 
+def _shifted(img: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """``img`` moved by ``shift`` (dx, dy) pixels, as the camera moves it; edges repeated."""
+    h, w = img.shape[:2]
+    m = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+    return cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
 def _reappearance(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray) -> float:
     """How surely something vanished from one place and reappeared far away at once.
 
@@ -497,9 +504,7 @@ def _reappearance(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray) -> floa
     sigma = 1.5 * k
     p = cv2.GaussianBlur(prev, (0, 0), sigma)
     c = cv2.GaussianBlur(cur, (0, 0), sigma)
-    shift = np.float32([[1, 0, camera[0]], [0, 1, camera[1]]])
-    moved = cv2.warpAffine(p, shift, (w, h), borderMode=cv2.BORDER_REPLICATE)
-    diff = cv2.GaussianBlur(cv2.absdiff(c, moved), (0, 0), sigma)
+    diff = cv2.GaussianBlur(cv2.absdiff(c, _shifted(p, camera)), (0, 0), sigma)
     mask = (diff > max(12.0, 4.0 * float(np.median(diff[::2, ::2])))).astype(np.uint8)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(mask)
     min_dist = 0.15 * w
@@ -810,12 +815,10 @@ def _retrace(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray, before: np.n
     >>> float(np.nanmax(back)), bool(np.nanmin(on) > 0.7)
     (0.0, True)
     """
-    h, w = cur.shape
     grid = (MOTION_GRID, MOTION_GRID)
 
     def gap(img: np.ndarray, shift: np.ndarray) -> np.ndarray:
-        m = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
-        moved = cv2.warpAffine(img.astype(np.float32), m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+        moved = _shifted(img.astype(np.float32), shift)
         return cv2.resize(np.abs(cur.astype(np.float32) - moved), grid, interpolation=cv2.INTER_AREA)
 
     one = gap(prev, camera)
