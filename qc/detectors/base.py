@@ -78,10 +78,14 @@ class SignalBuffer:
     def __len__(self) -> int:
         return len(self._data[self._names[0]]) if self._names else 0
 
+    def at(self, name: str, i: int) -> float:
+        """Frame ``i``'s value of one series (NaN for a frame not there yet, or before 0)."""
+        series = self._data[name]
+        return series[i] if 0 <= i < len(series) else float("nan")
+
     def last(self, name: str) -> float:
         """The newest frame's value of one series (NaN before the first frame)."""
-        series = self._data[name]
-        return series[-1] if series else float("nan")
+        return self.at(name, len(self) - 1)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Return the series as float32 arrays."""

@@ -28,6 +28,7 @@ RUN_FRAMES = 4
 #: -0.5) moved structure the flow did not follow: warping, a morphing event
 WARP_COHERENCE = -0.25
 WARP_LABEL = "warping"
+BOIL_LABEL = "texture boiling"
 #: a block whose residual (above its usual level) undoes the step before's this surely
 #: (:func:`_block_coherence`) is detail re-invented on that frame, and counts for boiling
 #: whatever the rest of the take's residual does (session 17: the generator's boils read
@@ -322,8 +323,7 @@ class FlickerDetector(Detector):
                 events.append(ev)
         # boiling must last: a single frame of residual is motion, not boiling (three
         # frames that move; the copies between them do not count)
-        for ev in events_from_score(boil_score, times_s, artifact=self.name,
-                                    label="texture boiling"):
+        for ev in events_from_score(boil_score, times_s, artifact=self.name, label=BOIL_LABEL):
             if frames_in(times_s[moves], ev) < 3:
                 continue
             # ... and must be re-invented: detail drawn anew on every frame leaves a
@@ -338,11 +338,10 @@ class FlickerDetector(Detector):
         # if it lasts (a limb jolting as someone lands leaves such a residual for a few
         # frames); one event where it overlaps one already found
         at_least = max(3, int(round(REINVENTED_MIN_S * fps_of(times_s))))
-        for ev in events_from_score(fresh_score, times_s, artifact=self.name,
-                                    label="texture boiling"):
+        for ev in events_from_score(fresh_score, times_s, artifact=self.name, label=BOIL_LABEL):
             if frames_in(times_s[moves], ev) < at_least:
                 continue
-            same = [e for e in events if e.label == ev.label
+            same = [e for e in events if e.label == BOIL_LABEL
                     and e.start_s <= ev.end_s and ev.start_s <= e.end_s]
             for e in same:
                 events.remove(e)

@@ -106,8 +106,8 @@ class PhysicsDetector(Detector):
         self._reappear: dict[int, float] = {}  # frame -> _reappearance, where one was looked for
         self._scene: dict[int, float] = {}  # frame -> _scene_match, where the flow fell away
         # the frame a look may be asked for, waiting on the next: (index, its two frames,
-        # the camera, the share of consistent flow on the frame before and on it)
-        self._pending: tuple[int, np.ndarray, np.ndarray, np.ndarray, float, float] | None = None
+        # the camera)
+        self._pending: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def update(self, frame: Frame) -> None:
         h = _histogram(frame.rgb)
@@ -132,8 +132,7 @@ class PhysicsDetector(Detector):
             self._scene[len(self._blocks)] = _scene_match(motion.prev, motion.cur)
         self._blocks.append(absd.astype(np.float32).ravel())
         self._look_for_teleport(consistent)
-        self._pending = (len(self._blocks) - 1, motion.prev, motion.cur, camera,
-                         self._buf.last("valid"), consistent)
+        self._pending = (len(self._blocks) - 1, motion.prev, motion.cur, camera)
         # a block whose content is found as well near where the camera takes it does not
         # move of its own, whatever the flow says (a lattice's look-alike, a frame border)
         own = motion.block_flow * motion.block_shown[..., None]
@@ -160,8 +159,9 @@ class PhysicsDetector(Detector):
         that vanished and reappeared."""
         if self._pending is None:
             return
-        i, prev, cur, camera, before, consistent = self._pending
+        i, prev, cur, camera = self._pending
         self._pending = None
+        before, consistent = self._buf.at("valid", i - 1), self._buf.at("valid", i)
         around = [self._blocks[j] for j in (i - 1, i + 1) if 0 <= j < len(self._blocks)]
         excess = self._blocks[i] - quiet_nan(np.nanmax, np.stack(around), axis=0)
         spikes = np.nan_to_num(excess, nan=0.0).max(initial=0.0) >= _SPIKE_LEVELS
@@ -816,10 +816,11 @@ def _retrace(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray, before: np.n
     (0.0, True)
     """
     grid = (MOTION_GRID, MOTION_GRID)
+    now = cur.astype(np.float32)
 
     def gap(img: np.ndarray, shift: np.ndarray) -> np.ndarray:
         moved = _shifted(img.astype(np.float32), shift)
-        return cv2.resize(np.abs(cur.astype(np.float32) - moved), grid, interpolation=cv2.INTER_AREA)
+        return cv2.resize(np.abs(now - moved), grid, interpolation=cv2.INTER_AREA)
 
     one = gap(prev, camera)
     two = gap(before, np.asarray(camera, np.float64) + np.asarray(camera_before, np.float64))
