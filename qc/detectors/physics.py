@@ -831,7 +831,8 @@ def _retrace(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray, before: np.n
 def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
                keep: float = 0.6, same_speed: float = 1.3, steady: float = 0.9,
                opposite: float = -0.9, burst: float = 0.4, gravity: float = 0.5,
-               retrace: np.ndarray | None = None, retraced_speed: float = 1.6) -> np.ndarray:
+               retrace: np.ndarray | None = None, retraced_speed: float = 1.6,
+               zigzag: float = -0.5) -> np.ndarray:
     """Per frame, the strongest abrupt reversal of an object's motion (0 where none).
 
     A reversal at ``t`` in a block: moving steadily (two frames in one direction, cosine
@@ -847,6 +848,11 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
     by at least ``gravity`` px a frame per frame over the two frames either side; a
     thing that goes down and comes back up at an unchanged speed turned in mid-air
     (unless a frame that would show it is missing or not trusted: then it is excused).
+    Nor is a turn one of a zigzag: where the frames further out (``t - 3`` and ``t + 2``)
+    are seen, neither may point back against the motion next to it (cosine below
+    ``zigzag``).  On a grainy or repeating picture the flow of a still region can read up,
+    up, down, down, up, in several blocks at once; an object whose time runs backwards
+    goes on its way.
 
     Natural turns (a car, a skier, a strumming hand) curve, slow down or come back at
     another speed; an object whose time runs backwards retraces its path at once.  Held
@@ -901,6 +907,9 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
         alike = (ratio < same_speed) & (ratio > 1.0 / same_speed)
         turned = (moving & brisk & even & (before > steady) & (after > steady)
                   & (across < opposite) & ~bounce)
+        if seen:  # ... nor one turn of a zigzag
+            turned &= (((unit[t - 3] * unit[t - 2]).sum(axis=1) > zigzag)
+                       & ((unit[t + 2] * unit[t + 1]).sum(axis=1) > zigzag))
         hit = turned & alike
         strength = np.minimum(norm[t - 1], norm[t]) / min_px * -across
         best = 0.0
