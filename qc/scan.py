@@ -63,30 +63,40 @@ def timeout_reason(limit_s: float, frames: int | None = None) -> str:
 _LIGHT_LABELS = ("flash", "brightness pumping", "colour flicker")
 #: physics events that such a spike can raise
 _SPIKE_LABELS = ("jump", "speed spike", "frame skip")
+#: face events whose face vanishing, coming back or jumping leaves a residual spike behind
+_FACE_LABELS = ("face dropout", "face jitter")
 
 
-def suppress_echoes(events: list[Event], *, frame_s: float) -> list[Event]:
+def suppress_echoes(events: list[Event], *, frame_s: float, look_s: float = 0.0) -> list[Event]:
     """Drop the events that are echoes of another artifact's event.
 
     A hidden cut is reported once, as physics; flicker, morphing and face events that
     touch it (within a frame and a half) are its echoes.  A flash or a pump of the whole
     frame's light is reported once, as flicker; a physics jump, speed spike or frame
-    skip that touches it is the residual spike the light change left behind.
+    skip that touches it is the residual spike the light change left behind.  A face
+    that drops out or jitters is reported once, as faces; a physics jump that touches it
+    is the spike of the face vanishing, coming back or jumping.  The faces detector
+    looks for a face once in ``look_s``: a face found missing at one look vanished up to
+    a look before and is back up to a look after, so the jump is looked for that much
+    further out (and a frame and a half).
     """
     pad = frame_s * 1.5
     cuts = [e for e in events if e.artifact == "physics" and e.label == CUT_LABEL]
     light = [e for e in events if e.artifact == "flicker" and e.label in _LIGHT_LABELS]
-    if not cuts and not light:
+    faces = [e for e in events if e.artifact == "faces" and e.label in _FACE_LABELS]
+    if not cuts and not light and not faces:
         return events
 
-    def touches(ev: Event, others: list[Event]) -> bool:
-        return any(ev.start_s <= o.end_s + pad and ev.end_s >= o.start_s - pad for o in others)
+    def touches(ev: Event, others: list[Event], reach: float = pad) -> bool:
+        return any(ev.start_s <= o.end_s + reach and ev.end_s >= o.start_s - reach for o in others)
 
     keep = []
     for ev in events:
         if ev.artifact != "physics" and touches(ev, cuts):
             continue
         if ev.artifact == "physics" and ev.label in _SPIKE_LABELS and touches(ev, light):
+            continue
+        if ev.artifact == "physics" and ev.label == "jump" and touches(ev, faces, look_s + pad):
             continue
         keep.append(ev)
     return keep
@@ -178,7 +188,7 @@ def analyse_take(
         # detector is off reports nothing
         events.extend(e for e in result.events if getattr(config, e.artifact).enabled)
     frame_s = 1.0 / media.fps if media.fps > 0 else 0.04
-    events = suppress_echoes(events, frame_s=frame_s)
+    events = suppress_echoes(events, frame_s=frame_s, look_s=config.faces.detect_every * frame_s)
     events.sort(key=lambda e: (e.start_s, ARTIFACTS.index(e.artifact)))
     timings["total"] = time.perf_counter() - t_start
     return TakeAnalysis(status="ok", media=media, events=events, signals=signals,
