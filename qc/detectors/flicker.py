@@ -12,7 +12,8 @@ from qc.decode import Frame
 from qc.detectors.base import Detector, DetectorResult, Event
 from qc.kernels import rolling_median
 from qc.motion import MOTION_GRID
-from qc.signals import events_from_score, fps_of, frames_in, held_frames, mad, quiet_nan
+from qc.signals import (events_from_score, fps_of, frames_in, held_frames, mad, quiet_nan,
+                        severity_from_ratio)
 
 __all__ = ["FlickerDetector"]
 
@@ -37,6 +38,12 @@ BOIL_LABEL = "texture boiling"
 REINVENTED = -0.4
 #: ... for this long at least, where nothing else finds the boil
 REINVENTED_MIN_S = 0.25
+#: ... or held at this fraction of its bar or more for :data:`REINVENTED_HELD_S`,
+#: reaching the bar on some frame: a weak boil's measure dips under its bar on every
+#: other frame (session 18: 87000-'s brick boil at 0.6-1.4 of it for 12 frames, nothing
+#: else in the take over 0.54)
+REINVENTED_HELD = 0.6
+REINVENTED_HELD_S = 0.4
 
 
 def _reversal(step: np.ndarray) -> np.ndarray:
@@ -169,8 +176,9 @@ class FlickerDetector(Detector):
     follow, as boiling does, but it moves the shape instead of re-drawing its detail.
     Boiling is also measured over the blocks whose residual undoes the step before's on
     each frame (:data:`REINVENTED`) against that measure's own spread: such an event,
-    lasting :data:`REINVENTED_MIN_S`, is boiling where the take's other residual raised
-    the plain measure's bar over it.  The ``flicker_boil`` signal is the larger of the two.
+    lasting :data:`REINVENTED_MIN_S` (or held near its bar for :data:`REINVENTED_HELD_S`),
+    is boiling where the take's other residual raised the plain measure's bar over it.
+    The ``flicker_boil`` signal is the larger of the two.
     """
 
     name: ClassVar[str] = "flicker"
@@ -338,9 +346,19 @@ class FlickerDetector(Detector):
         # if it lasts (a limb jolting as someone lands leaves such a residual for a few
         # frames); one event where it overlaps one already found
         at_least = max(3, int(round(REINVENTED_MIN_S * fps_of(times_s))))
-        for ev in events_from_score(fresh_score, times_s, artifact=self.name, label=BOIL_LABEL):
-            if frames_in(times_s[moves], ev) < at_least:
-                continue
+        fresh_events = [ev for ev in events_from_score(fresh_score, times_s, artifact=self.name,
+                                                       label=BOIL_LABEL)
+                        if frames_in(times_s[moves], ev) >= at_least]
+        # ... or if it stays near its bar for longer, reaching it (one event from the
+        # stretch near the bar, as severe as its peak)
+        held_for = max(3, int(round(REINVENTED_HELD_S * fps_of(times_s))))
+        for ev in events_from_score(fresh_score, times_s, artifact=self.name, label=BOIL_LABEL,
+                                    threshold=REINVENTED_HELD):
+            peak = float(fresh_score[(times_s >= ev.start_s) & (times_s <= ev.end_s)].max())
+            if peak >= 1.0 and frames_in(times_s[moves], ev) >= held_for:
+                fresh_events.append(Event(self.name, ev.start_s, ev.end_s, severity_from_ratio(peak),
+                                          BOIL_LABEL))
+        for ev in fresh_events:
             same = [e for e in events if e.label == BOIL_LABEL
                     and e.start_s <= ev.end_s and ev.start_s <= e.end_s]
             for e in same:
