@@ -208,8 +208,8 @@ class PhysicsDetector(Detector):
 
         # jump: one block's residual spikes at one frame, above its own before and after
         # ... but not on a fast thing the flow did not follow (a ball at its bounce: the
-        # flow fails at the contact frame, and the ball moves fast either side of it,
-        # though it can read slow the frame after)
+        # flow fails at the contact frame, and the ball moved fast into it, though it
+        # can read slow after it)
         fast = _fast_around(np.asarray(self._vel, dtype=np.float64).reshape(n, -1, 2), _FAST_PX)
         blocks = np.asarray(self._blocks, dtype=np.float64).reshape(n, -1)
         jump = _jumps(blocks, cfg.z_threshold, excused=fast)
@@ -286,9 +286,12 @@ class PhysicsDetector(Detector):
 
 
 def _fast_around(vel: np.ndarray, min_px: float, *, reach: int = 2) -> np.ndarray:
-    """Per frame and block, whether something in the block's 3x3 neighbourhood moves at
-    least ``min_px`` a frame (camera removed) within ``reach`` frames before and within
-    ``reach`` frames after.
+    """Per frame and block, whether something in the block's 3x3 neighbourhood moved at
+    least ``min_px`` a frame (camera removed) within ``reach`` frames before.
+
+    Only the frames before count: a ball the flow loses at its floor contact was read
+    fast as it fell, but slows at the contact and leaves the blocks around it, and the
+    flow can read it slow for frames after.
 
     Parameters
     ----------
@@ -297,23 +300,22 @@ def _fast_around(vel: np.ndarray, min_px: float, *, reach: int = 2) -> np.ndarra
     min_px : float
         Speed in the same units.
     reach : int
-        Frames looked at on each side (a ball the flow loses at its bounce can read
-        slow the frame after it, and fast again the frame after that).
+        Frames looked at before (a ball can read slow the frame before its contact, and
+        fast the frame before that).
 
     Returns
     -------
     ndarray of bool, shape (n, grid * grid)
-        False at the first and last frame.
+        False at the first frame.
 
     Examples
     --------
-    >>> vel = np.zeros((6, MOTION_GRID ** 2, 2)); vel[[1, 3], 9] = (6.0, 0.0)
+    >>> vel = np.zeros((6, MOTION_GRID ** 2, 2)); vel[1, 9] = (6.0, 0.0)
     >>> fast = _fast_around(vel, 5.0, reach=1)
-    >>> bool(fast[2, 0]), bool(fast[2, 18]), bool(fast[2, 27]), bool(fast[1, 9])
-    (True, True, False, False)
-    >>> vel[3] = 0.0; vel[4, 9] = (6.0, 0.0)  # slow the frame after, fast the next
-    >>> bool(_fast_around(vel, 5.0, reach=1)[2, 9]), bool(_fast_around(vel, 5.0)[2, 9])
-    (False, True)
+    >>> bool(fast[2, 0]), bool(fast[2, 18]), bool(fast[2, 27]), bool(fast[1, 9]), bool(fast[3, 9])
+    (True, True, False, False, False)
+    >>> bool(_fast_around(vel, 5.0)[3, 9])  # two frames after the fast one
+    True
     """
     n, g = vel.shape[0], MOTION_GRID
     speed = np.hypot(vel[..., 0], vel[..., 1]).reshape(n, g, g)
@@ -321,11 +323,9 @@ def _fast_around(vel: np.ndarray, min_px: float, *, reach: int = 2) -> np.ndarra
     around = np.max([pad[:, dy:dy + g, dx:dx + g] for dy in range(3) for dx in range(3)], axis=0)
     moving = around >= min_px
     before = np.zeros_like(moving)
-    after = np.zeros_like(moving)
     for k in range(1, reach + 1):
         before[k:] |= moving[:-k]
-        after[:-k] |= moving[k:]
-    return (before & after).reshape(n, g * g)  # nothing is before the first or after the last
+    return before.reshape(n, g * g)  # nothing is before the first
 
 
 def _larger_neighbour(x: np.ndarray) -> np.ndarray:
@@ -393,11 +393,10 @@ def _jumps(blocks: np.ndarray, z: float, *, sep_frames: int = 12,
     return counted / max(1.5, 2.25 * third, 4.5 * float(np.percentile(jump, 90)))
 
 
-#: a residual spike where something in and around its block moves at least this fast
-#: (pixels a frame at a 256-px short side, camera removed) within two frames before and
-#: within two after is that fast thing, which the flow did not follow, not a jump: a
-#: bouncing ball moves 7-16 there, the generator's teleported objects at most 3.4
-#: (41000- to 47000-)
+#: a residual spike where something in and around its block moved at least this fast
+#: (pixels a frame at a 256-px short side, camera removed) within two frames before is
+#: that fast thing, which the flow did not follow, not a jump: a bouncing ball moves
+#: 7-16 there, the generator's teleported objects at most 3.4 (41000- to 47000-)
 _FAST_PX = 5.0
 #: a block's residual this far (grey levels) above both neighbours' asks for a closer look
 _SPIKE_LEVELS = 3.0
