@@ -178,14 +178,30 @@ def quiet_nan(func, *args, **kwargs):  # type: ignore[no-untyped-def]
         return func(*args, **kwargs)
 
 
+#: a held frame re-encoded differs from the one before by less than this (grey levels)
+HELD_LEVELS = 0.5
+#: ... and by less than this, it is a copy whatever the frames around it do
+HELD_SURE = 0.1
+#: ... otherwise it must also be under this share of the second largest difference
+#: within :data:`HELD_REACH` frames before or after it: a copy is far stiller than the
+#: steps around it
+HELD_LOCAL = 0.3
+HELD_REACH = 8
+
+
 def held_frames(absdiff: np.ndarray) -> np.ndarray:
     """The frames that repeat the one before: a frozen stretch, or a take made at a
     lower rate and padded with copies.
 
-    A held frame re-encoded is not bit-identical, so a frame counts as held while it
-    differs from the one before by less than 0.5 grey levels or 15% of the take's
-    typical difference, whichever is larger (the rule physics uses for freezes and
-    for the take's cadence, and flicker for boiling's).
+    A held frame re-encoded is not bit-identical.  A frame is held where it differs from
+    the one before by less than 15% of the take's typical difference, or by less than
+    :data:`HELD_SURE` grey levels; or by less than :data:`HELD_LEVELS` and less than
+    :data:`HELD_LOCAL` of the second largest difference within :data:`HELD_REACH` frames
+    before it or after it (a re-encoded copy among frames that move; the largest could
+    be a cut's).  A take whose every frame moves a little
+    (a still camera on a small object, a talking head) steps by 0.3-0.6 levels on every
+    frame: none of them is a copy.  This is the rule physics uses for freezes and for
+    the take's cadence, and flicker for boiling's.
 
     Parameters
     ----------
@@ -200,8 +216,26 @@ def held_frames(absdiff: np.ndarray) -> np.ndarray:
     --------
     >>> held_frames(np.array([np.nan, 6.0, 0.2, 5.0, 0.0, 7.0])).tolist()
     [False, False, True, False, True, False]
+
+    A copy re-encoded among frames that move, and a take moving a little on every frame:
+
+    >>> held_frames(np.array([np.nan, 3.0, 0.4, 2.8, 0.3, 3.1, 2.9])).tolist()
+    [False, False, True, False, True, False, False]
+    >>> held_frames(np.array([np.nan, 0.45, 0.4, 0.5, 0.38, 0.47, 0.05])).tolist()
+    [False, False, False, False, False, False, True]
     """
     absdiff = np.asarray(absdiff, dtype=np.float64)
+    n = absdiff.size
     moving = float(np.nanmedian(absdiff)) if np.isfinite(absdiff).any() else 0.0
+    # the second largest difference within reach on either side of each frame, the
+    # larger of the two (the largest alone would be a cut's, next to one)
+    padded = np.concatenate([np.full(HELD_REACH, -np.inf), np.nan_to_num(absdiff, nan=-np.inf),
+                             np.full(HELD_REACH, -np.inf)])
+    if n:
+        side = np.sort(np.lib.stride_tricks.sliding_window_view(padded, HELD_REACH), axis=1)[:, -2]
+        local = np.fmax(side[:n], side[HELD_REACH + 1:HELD_REACH + 1 + n])
+    else:
+        local = np.zeros(0)
     with np.errstate(invalid="ignore"):
-        return absdiff < max(0.5, 0.15 * moving)
+        sure = absdiff < max(HELD_SURE, 0.15 * moving)
+        return sure | ((absdiff < max(HELD_LEVELS, 0.15 * moving)) & (absdiff < HELD_LOCAL * local))

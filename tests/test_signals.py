@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from qc.detectors.base import Event
-from qc.signals import events_from_score, fps_of, lower_mad, mad, robust_z, runs, severity_from_ratio
+from qc.signals import (events_from_score, fps_of, held_frames, lower_mad, mad, robust_z, runs,
+                        severity_from_ratio)
 
 
 def test_robust_z_ignores_outliers_and_nan():
@@ -51,3 +52,10 @@ def test_lower_mad_ignores_a_long_raised_stretch():
     raised = np.r_[quiet, np.full(5, 9.0)]
     # the raised stretch is 5 of 11 frames: the ordinary MAD takes it for the spread
     assert lower_mad(raised) <= 3 * mad(quiet) < mad(raised)
+
+
+def test_a_step_next_to_a_cut_is_no_copy():
+    # 0.4 grey levels after a cut of 40 is a slow picture moving on, as the 0.45-0.55
+    # before the cut were; only the 0.05 is a copy
+    absdiff = np.array([np.nan, 0.5, 0.45, 0.55, 40.0, 0.4, 0.5, 0.45, 0.05, 0.5, 0.45])
+    assert np.flatnonzero(held_frames(absdiff)).tolist() == [8]

@@ -80,8 +80,9 @@ class PhysicsDetector(Detector):
     * a **reversal**: the fastest thing turns back within a frame while moving fast, in a
       way a bounce off the ground does not explain;
     * a **freeze**: a stretch of identical frames far stiller than the motion just before
-      or just after it (a person holding still is quiet around it too; the black frames
-      held in a fade have no picture to freeze).
+      and just after it, which was visible (:data:`_FREEZE_FROM`; a person holding still
+      is quiet around it too, a still scene someone walked out of stays still, and the
+      black frames held in a fade have no picture to freeze).
 
     Speeds and reversals are read from each block's flow against the camera, where the
     block's pixels show that motion (:attr:`qc.motion.Motion.block_shown`).  With
@@ -203,7 +204,6 @@ class PhysicsDetector(Detector):
 
         # freeze: frames identical to the one before
         absdiff = s["absdiff"]
-        moving = float(np.nanmedian(absdiff)) if np.isfinite(absdiff).any() else 0.0
         still = held_frames(absdiff).astype(np.float32)
 
         # jump: one block's residual spikes at one frame, above its own before and after
@@ -254,24 +254,25 @@ class PhysicsDetector(Detector):
                 idx = np.flatnonzero((times_s >= ev.start_s - 1.5 / fps) & (times_s <= ev.end_s + 1.5 / fps))
                 if not cut_frames.intersection(idx.tolist()):
                     events.append(ev)
-        if moving > 1.0:
-            min_frames = max(2, int(np.ceil(cfg.min_freeze_s * fps)))
-            around_n = max(3, int(round(0.25 * fps)))
-            for a, b in runs(still > 0, max_gap=1):
-                # black (or white) held in the middle of a fade is no frozen picture
-                if b - a + 1 >= min_frames and not (a <= 1 and b >= n - 2) \
-                        and not flat[a: b + 1].all():
-                    # someone holding still is quiet before and after too; a frozen
-                    # take stops dead in the middle of its motion
-                    around = [float(np.nanmedian(x)) for x in
-                              (absdiff[max(1, a - around_n): a], absdiff[b + 1: b + 1 + around_n])
-                              if np.isfinite(x).any()]
-                    if not around or np.nanmean(absdiff[a: b + 1]) >= 0.2 * max(around):
-                        continue
-                    ratio = (b - a + 1) / min_frames
-                    events.append(Event(self.name, float(times_s[max(a - 1, 0)]),
-                                        float(times_s[b]), severity_from_ratio(ratio + 0.5),
-                                        "frozen frames"))
+        min_frames = max(2, int(np.ceil(cfg.min_freeze_s * fps)))
+        around_n = max(3, int(round(0.25 * fps)))
+        for a, b in runs(still > 0, max_gap=1):
+            # black (or white) held in the middle of a fade is no frozen picture
+            if b - a + 1 >= min_frames and not (a <= 1 and b >= n - 2) \
+                    and not flat[a: b + 1].all():
+                # someone holding still is quiet before and after too, and a still
+                # scene someone walked out of stays still; a frozen take stops dead
+                # in the middle of its visible motion and goes on with it
+                around = [float(np.nanmedian(x)) for x in
+                          (absdiff[max(1, a - around_n): a], absdiff[b + 1: b + 1 + around_n])
+                          if np.isfinite(x).any()]
+                if len(around) < 2 or min(around) < _FREEZE_FROM \
+                        or np.nanmean(absdiff[a: b + 1]) >= 0.2 * max(around):
+                    continue
+                ratio = (b - a + 1) / min_frames
+                events.append(Event(self.name, float(times_s[max(a - 1, 0)]),
+                                    float(times_s[b]), severity_from_ratio(ratio + 0.5),
+                                    "frozen frames"))
         return DetectorResult(
             signals={
                 CUT_KEY: cut.astype(np.float32),
@@ -419,6 +420,11 @@ _BREAK_LOOK = 0.25
 #: a break to a picture that matches the one before at most this well is a hidden cut;
 #: above it, the same scene jumped (frame skips 0.64-0.76, cuts 0.06-0.29, session 16)
 _SAME_SCENE = 0.5
+#: a freeze stops motion of at least this many grey levels a frame, and motion that
+#: fast goes on after it (the median step on either side): a still scene's quiet
+#: stretch, a talking head that has not started yet (0.25-0.65 around), the ruins
+#: vbench's walker leaves (4.0 before, nothing after) are no frozen picture
+_FREEZE_FROM = 0.8
 
 
 def _scene_match(prev: np.ndarray, cur: np.ndarray) -> float:
