@@ -31,8 +31,12 @@ SPEED_KEY = "speed"
 REVERSE_KEY = "reverse"
 STILL_KEY = "still"
 CUT_LABEL = "hidden cut"
-#: a frame this flat (luma standard deviation) is a fade's black or white, not a scene
+#: a frame this flat (luma standard deviation), darker or lighter than usual, is a fade's
+#: black or white, not a scene; not so where the take's own frames are as flat (the dim
+#: moon picture of the generator reads 5.7, and a speed spike, a skip over it were not
+#: judged), unless it is flatter than half theirs or than :data:`_UNIFORM_STD`, one colour
 _FLAT_STD = 8.0
+_UNIFORM_STD = 2.0
 
 
 def _histogram(rgb: np.ndarray) -> np.ndarray:
@@ -196,7 +200,10 @@ class PhysicsDetector(Detector):
         luma = s["luma"]
         usual = float(np.nanmedian(luma)) if n else 0.0
         faded = (luma < 0.6 * usual) | (255.0 - luma < 0.6 * (255.0 - usual))
-        flat = (contrast < _FLAT_STD) | ((contrast < 0.35 * typical) & faded)
+        # (and a dim scene is a scene: a frame with little contrast is flat where it is
+        # also darker or lighter than usual, or far flatter than the take's own frames)
+        flat = contrast < np.where(faded, max(_FLAT_STD, 0.35 * typical),
+                                   max(_UNIFORM_STD, min(_FLAT_STD, 0.5 * typical)))
         near_flat = flat | (_shift(flat.astype(float), -1, 0) > 0) | (_shift(flat.astype(float), 1, 0) > 0)
         cut = np.where(near_flat, 0.0, cut)
         # flow that does not agree with itself both ways says nothing about motion
