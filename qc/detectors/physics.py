@@ -421,6 +421,10 @@ _HERE = 0.6
 _UNIQUE = 0.15
 #: the smallest thing that teleports, as a fraction of the frame (an eye is smaller)
 _MIN_AREA = 0.012
+#: what vanished from one blob is found at the other within this share of the larger
+#: blob's size (a blob holds the background the thing uncovered or covered too, so its
+#: match lands off its centre: 23 px for 89000-'s 40-px blob on the rocket picture)
+_PAIR_TOL = 0.6
 #: a frame whose flow holds on this much less of the picture than the frame before's
 #: is matched against that frame (:func:`_scene_match`), in case the flow breaks there
 _BREAK_LOOK = 0.25
@@ -536,7 +540,7 @@ def _reappearance(prev: np.ndarray, cur: np.ndarray, camera: np.ndarray) -> floa
         if came[0] < max(_MATCH, best) or came[1] >= _HERE:
             continue
         for a in blobs:                               # ... having vanished from A
-            tol = max(6.0 * k, 0.5 * max(a.size, b.size))
+            tol = max(6.0 * k, _PAIR_TOL * max(a.size, b.size))
             if a is b or np.linalg.norm(b.centre + came[2] - a.centre) > tol:
                 continue
             went = a.went
