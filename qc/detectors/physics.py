@@ -36,6 +36,7 @@ CUT_LABEL = "hidden cut"
 #: moon picture of the generator reads 5.7, and a speed spike, a skip over it were not
 #: judged), unless it is flatter than half theirs or than :data:`_UNIFORM_STD`, one colour
 _FLAT_STD = 8.0
+#: ... and a frame this flat is one colour, flat whatever the take's frames are
 _UNIFORM_STD = 2.0
 
 
