@@ -521,6 +521,14 @@ def test_a_picture_held_a_fifth_of_a_second_is_a_freeze(held: int, found: bool):
         assert not frozen
 
 
+def _frozen(frames: list[np.ndarray]) -> list[Event]:
+    """The frozen-frames events of luma ``frames`` at 24 fps."""
+    det = PhysicsDetector(PhysicsConfig())
+    feed(det, frames)
+    return [e for e in det.finish(np.arange(len(frames)) / 24.0).events
+            if e.label == "frozen frames"]
+
+
 def test_a_freeze_in_a_slow_take_is_found(tmp_path):
     # a generated freeze (seed of the 89000- bench set, session 19): frames 29-34 copy
     # frame 28 over the dim moon picture panned slowly, so the whole take steps 0.75-1.2
@@ -554,14 +562,8 @@ def test_a_still_picture_things_left_is_no_freeze():
     frames = [crossing(i) for i in range(31)]  # the last one leaves at frame 31
     assert np.array_equal(crossing(31), bg)
 
-    def frozen(frames: list[np.ndarray]) -> list[Event]:
-        det = PhysicsDetector(PhysicsConfig())
-        feed(det, frames)
-        return [e for e in det.finish(np.arange(len(frames)) / 24.0).events
-                if e.label == "frozen frames"]
-
-    assert frozen(frames + [bg.copy() for _ in range(12)]) == []
-    assert len(frozen(frames[:14] + [frames[13]] * 8 + frames[14:])) == 1
+    assert _frozen(frames + [bg.copy() for _ in range(12)]) == []
+    assert len(_frozen(frames[:14] + [frames[13]] * 8 + frames[14:])) == 1
 
 
 @pytest.mark.parametrize("seed", [89003, 89009])
@@ -584,15 +586,9 @@ def test_black_held_in_a_fade_is_no_freeze():
     gain = np.concatenate([np.ones(14), np.linspace(1, 0, 7)[1:], np.zeros(8),
                            np.linspace(0, 1, 7)[1:], np.ones(12)])
 
-    def frozen(frames: list[np.ndarray]) -> list[Event]:
-        det = PhysicsDetector(PhysicsConfig())
-        feed(det, frames)
-        return [e for e in det.finish(np.arange(len(frames)) / 24.0).events
-                if e.label == "frozen frames"]
-
-    assert frozen([(f * g).astype(np.uint8) for f, g in zip(pan, gain)]) == []
+    assert _frozen([(f * g).astype(np.uint8) for f, g in zip(pan, gain)]) == []
     # the picture itself held as long, in the middle of the pan, is frozen
-    assert len(frozen(pan[:20] + [pan[19]] * 8 + pan[20:38])) == 1
+    assert len(_frozen(pan[:20] + [pan[19]] * 8 + pan[20:38])) == 1
 
 
 def _darting_patch(seed: int) -> list[np.ndarray]:
