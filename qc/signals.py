@@ -230,13 +230,11 @@ def held_frames(absdiff: np.ndarray) -> np.ndarray:
     moving = float(np.nanmedian(absdiff)) if np.isfinite(absdiff).any() else 0.0
     # the second largest difference within reach on either side of each frame, the
     # larger of the two (the largest alone would be a cut's, next to one)
+    # (the padding leaves a window on either side of every frame, none at all included)
     padded = np.concatenate([np.full(HELD_REACH, -np.inf), np.nan_to_num(absdiff, nan=-np.inf),
                              np.full(HELD_REACH, -np.inf)])
-    if n:
-        side = np.sort(np.lib.stride_tricks.sliding_window_view(padded, HELD_REACH), axis=1)[:, -2]
-        local = np.fmax(side[:n], side[HELD_REACH + 1:HELD_REACH + 1 + n])
-    else:
-        local = np.zeros(0)
+    side = np.sort(np.lib.stride_tricks.sliding_window_view(padded, HELD_REACH), axis=1)[:, -2]
+    local = np.fmax(side[:n], side[HELD_REACH + 1:HELD_REACH + 1 + n])
     with np.errstate(invalid="ignore"):
         sure = absdiff < max(HELD_SURE, 0.15 * moving)
         return sure | ((absdiff < max(HELD_LEVELS, 0.15 * moving)) & (absdiff < HELD_LOCAL * local))
