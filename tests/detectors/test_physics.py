@@ -629,6 +629,35 @@ def test_a_face_darting_is_left_to_the_faces_detector():
     assert _speed_events(frames, faces=((0.9, 0.0, 1.0, 0.1),))
 
 
+def test_a_burst_next_to_frames_that_read_no_speed_says_nothing():
+    # a face filling the picture after the burst leaves every block out: those frames
+    # read no speed, which is no slowing down (the patch may still be darting)
+    from qc.decode import Frame
+    from qc.motion import Motion
+
+    det, prev = PhysicsDetector(PhysicsConfig()), None
+    for i, img in enumerate(_darting_patch(8)):
+        frame = Frame(i, i / 24.0, np.dstack([img] * 3))
+        if prev is not None:
+            frame.motion = Motion(prev, img)
+        frame.faces = ((0.0, 0.0, 1.0, 1.0),) if i >= 24 else ()
+        det.update(frame)
+        prev = img
+    assert [e for e in det.finish(np.arange(i + 1) / 24.0).events if e.label == "speed spike"] == []
+
+
+@pytest.mark.parametrize("seed", [91000, 91005])
+def test_a_burst_the_flow_reads_at_half_its_speed_is_a_speed_spike(seed: int, tmp_path):
+    # generated speed spikes of the 91000- bench set (session 20), written as the bench
+    # writes them: a gravel ellipse over grass and a brick blob over the cat picture
+    # moving 5-7x their 0.7-0.8 px a frame; over a textured ground the flow follows them
+    # part of the way (2.5, 3.3, 5.3, 3.9, 2.8 and 2.5, 2.5, 2.3, 2.3, 4.6, 5.9 px a
+    # frame), under the 3-px floor the bursts had to reach before
+    events, at = _physics_of_written("speed_spike", seed, tmp_path)
+    spikes = [round(e.start_s * 24) for e in events if e.label == "speed spike"]
+    assert spikes and all(abs(s - at) <= 3 for s in spikes)
+
+
 def test_the_speed_around_a_burst_is_a_thing_that_moves():
     """A still random texture; a patch in block (4, 2) moves 2 px a frame, while the
     flow reads the corner block (0, 7) 3 px a frame where nothing moves: the frame's
