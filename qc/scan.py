@@ -65,6 +65,9 @@ _LIGHT_LABELS = ("flash", "brightness pumping", "colour flicker")
 _SPIKE_LABELS = ("jump", "speed spike", "frame skip")
 #: face events whose face vanishing, coming back or jumping leaves a residual spike behind
 _FACE_LABELS = ("face dropout", "face jitter")
+#: physics events that such a face raises: the spike, and the head, hair and neck around
+#: the face's own blocks (left out of speed) darting with it
+_MOVE_LABELS = ("jump", "speed spike")
 
 
 def suppress_echoes(events: list[Event], *, frame_s: float, look_s: float = 0.0) -> list[Event]:
@@ -74,8 +77,9 @@ def suppress_echoes(events: list[Event], *, frame_s: float, look_s: float = 0.0)
     touch it (within a frame and a half) are its echoes.  A flash or a pump of the whole
     frame's light is reported once, as flicker; a physics jump, speed spike or frame
     skip that touches it is the residual spike the light change left behind.  A face
-    that drops out or jitters is reported once, as faces; a physics jump that touches it
-    is the spike of the face vanishing, coming back or jumping.  The faces detector
+    that drops out or jitters is reported once, as faces; a physics jump or speed spike
+    that touches it is the spike of the face vanishing, coming back or jumping, or the
+    head around the face darting with it.  The faces detector
     looks for a face once in ``look_s``: a face found missing at one look vanished up to
     a look before and is back up to a look after, so the jump is looked for that much
     further out (and a frame and a half).
@@ -96,7 +100,7 @@ def suppress_echoes(events: list[Event], *, frame_s: float, look_s: float = 0.0)
             continue
         if ev.artifact == "physics" and ev.label in _SPIKE_LABELS and touches(ev, light):
             continue
-        if ev.artifact == "physics" and ev.label == "jump" and touches(ev, faces, look_s + pad):
+        if ev.artifact == "physics" and ev.label in _MOVE_LABELS and touches(ev, faces, look_s + pad):
             continue
         keep.append(ev)
     return keep
