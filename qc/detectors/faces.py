@@ -184,7 +184,10 @@ class FacesDetector(Detector):
     * **identity**: 128-d encodings (the first detection and every fourth until there are
       three, then every sixteenth, and when the face's geometry changes far more than it
       usually does) compared with the track's typical face; an event from
-      ``identity_drift``, twice as severe at face-recognition's same-person tolerance;
+      ``identity_drift``, twice as severe at face-recognition's same-person tolerance.
+      An encoding another person than the track's opening face (at that tolerance) is an
+      event too, as far over the bar as it is over the tolerance: a swap covering most
+      of the encodings becomes the typical face;
     * **jitter**: the face's own velocity (median flow inside the face, camera removed,
       in face widths) changing back and forth from frame to frame, for several frames
       running (the third-largest zigzag within four frames): a head moves smoothly or
@@ -363,6 +366,11 @@ class FacesDetector(Detector):
                 id_idx = np.array([i for i, _ in tr.encodings])
                 enc = np.array([e for _, e in tr.encodings])
                 ids = np.linalg.norm(enc - np.median(enc, axis=0), axis=1)
+                # ... and against the face it opened with, where it is another person by
+                # face-recognition's tolerance: a swap covering most of the encodings is
+                # the typical face, and the median sits between the two people
+                opening = np.linalg.norm(enc - enc[0], axis=1)
+                ids = np.fmax(ids, opening - (cfg.identity_tolerance - cfg.identity_drift))
                 identity[id_idx] = np.fmax(identity[id_idx], ids)
                 score = np.zeros(n)
                 # from the drift threshold (ratio 1) to the same-person tolerance (ratio 2)

@@ -123,19 +123,30 @@ def test_the_faces_followed_are_published_on_each_frame():
         assert 0.25 < (x0 + x1) / 2 < 0.75 and 0.2 < (y0 + y1) / 2 < 0.8
 
 
-def _identity_events(distance: float) -> list:
-    """Identity events of one face track whose encodings 5-6 of 10 sit ``distance`` away."""
+def _events_of_encodings(encodings: list[tuple[int, np.ndarray]], n: int = 120) -> list:
+    """Identity events of one face track seen every third of ``n`` frames, encoded as given
+    (frame, 128-d)."""
     from qc.config import FacesConfig
     from qc.detectors.faces import FacesDetector, _Track
 
     det = FacesDetector(FacesConfig())
-    tr = _Track(box=(0.0, 0.0, 100.0, 100.0), last_idx=117)
-    tr.seen = [(i, i / 24) for i in range(0, 120, 3)]
-    away = np.zeros(128)
-    away[0] = distance
-    tr.encodings = [(12 * k, away if k in (5, 6) else np.zeros(128)) for k in range(10)]
+    tr = _Track(box=(0.0, 0.0, 100.0, 100.0), last_idx=n - 3)
+    tr.seen = [(i, i / 24) for i in range(0, n, 3)]
+    tr.encodings = encodings
     det._tracks.append(tr)
-    return [e for e in det.finish(np.arange(120) / 24).events if e.label == "identity change"]
+    return [e for e in det.finish(np.arange(n) / 24).events if e.label == "identity change"]
+
+
+def _at(*xy: float) -> np.ndarray:
+    """A 128-d encoding at ``xy`` in its first dimensions."""
+    v = np.zeros(128)
+    v[:len(xy)] = xy
+    return v
+
+
+def _identity_events(distance: float) -> list:
+    """Identity events of one face track whose encodings 5-6 of 10 sit ``distance`` away."""
+    return _events_of_encodings([(12 * k, _at(distance) if k in (5, 6) else _at()) for k in range(10)])
 
 
 def test_a_real_person_turning_is_not_an_identity_change():
@@ -144,6 +155,18 @@ def test_a_real_person_turning_is_not_an_identity_change():
     assert _identity_events(0.44) == []
     events = _identity_events(0.65)  # the fixture's swaps sit at 0.54-0.69
     assert len(events) == 1 and 2.4 <= events[0].start_s <= events[0].end_s <= 3.1  # frames 60-72
+
+
+def test_a_swap_over_most_of_the_encodings_is_an_identity_change():
+    # 89000-'s face_swap_9 (session 20): encoded at frames 0, 12 and 24, the swap over
+    # frames 8-25 (24 part way back) holds two of the three; their median is the swapped
+    # face, the opening one reads 0.47 from it, under the bar, but it is 0.69 from the
+    # swap: another person by face-recognition's tolerance
+    swap = [(0, _at(0.0, 0.0)), (12, _at(0.69, 0.0)), (24, _at(0.4703, 0.2851))]
+    events = _events_of_encodings(swap, n=48)
+    assert [(round(e.start_s * 24), round(e.end_s * 24)) for e in events] == [(12, 12)]
+    # the same person turning: 0.58 from the opening face, within the tolerance
+    assert _events_of_encodings([(0, _at(0.0)), (12, _at(0.58)), (24, _at(0.4))], n=48) == []
 
 
 def test_a_small_face_is_not_dropped_when_the_detector_misses_it_at_its_own_size():
