@@ -798,8 +798,9 @@ def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 2.0
 
 #: a block whose difference from the frame two back (camera removed) is at most this
 #: share of its difference from the frame before is back where it was: its motion
-#: retraced the last step (the generator's reversals 0.1-0.4 at the turn, session 17) ...
-_RETRACED = 0.4
+#: retraced the last step (the generator's reversals 0.1-0.4 at the turn, session 17;
+#: 0.40-0.47 for 91000-'s brick star over the motorcycle, session 20) ...
+_RETRACED = 0.45
 #: ... where the frames either side are not (at least this share: 1.3-2.0 there)
 _NOT_RETRACED = 1.2
 #: ... and the block changed visibly from the frame before (grey levels at the flow size)
