@@ -79,10 +79,10 @@ def suppress_echoes(events: list[Event], *, frame_s: float, look_s: float = 0.0)
     skip that touches it is the residual spike the light change left behind.  A face
     that drops out or jitters is reported once, as faces; a physics jump or speed spike
     that touches it is the spike of the face vanishing, coming back or jumping, or the
-    head around the face darting with it.  The faces detector
-    looks for a face once in ``look_s``: a face found missing at one look vanished up to
-    a look before and is back up to a look after, so the jump is looked for that much
-    further out (and a frame and a half).
+    head around the face darting with it.  The faces detector looks for a face once in
+    ``look_s``: a face found missing at one look vanished up to a look before and is
+    back up to a look after, so the jump is looked for that much further out (and a
+    frame and a half).
     """
     pad = frame_s * 1.5
     cuts = [e for e in events if e.artifact == "physics" and e.label == CUT_LABEL]

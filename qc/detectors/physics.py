@@ -743,8 +743,8 @@ def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 2.0
     over several frames (the ratio stays near 1); an impossible burst steps up and down
     at once.  Stretches slower than ``min_px`` a frame (flow noise), or next to frames
     that do not move at all, say nothing; over a textured ground the flow follows a
-    burst only part of the way (2.3-3.3 px a frame for a thing darting 5-7 times 0.7),
-    so the floor is low.  A stretch of three frames or more is judged on its
+    burst only part of the way (2.3-3.6 px a frame for a thing darting 5-8 times its
+    0.7-1.3), so the floor is low.  A stretch of three frames or more is judged on its
     second-slowest frame while its slowest is still ``diluted`` times the frames around: a
     block's mean flow reads an object slower for the frame it crosses into the next block.
     Such a stretch is also judged on its steps, the weaker of the step up into its first
