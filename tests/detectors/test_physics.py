@@ -634,21 +634,30 @@ def test_a_face_darting_is_left_to_the_faces_detector():
     assert _speed_events(frames, faces=((0.9, 0.0, 1.0, 0.1),))
 
 
-def test_a_burst_next_to_frames_that_read_no_speed_says_nothing():
-    # a face filling the picture after the burst leaves every block out: those frames
-    # read no speed, which is no slowing down (the patch may still be darting)
+def _spikes_with_a_face_from(first: int) -> list[Event]:
+    """Speed spikes of the darting patch with a face filling the picture from frame
+    ``first`` on (what the faces detector publishes, frame by frame)."""
     from qc.decode import Frame
     from qc.motion import Motion
 
     det, prev = PhysicsDetector(PhysicsConfig()), None
-    for i, img in enumerate(_darting_patch(8)):
+    frames = _darting_patch(8)
+    for i, img in enumerate(frames):
         frame = Frame(i, i / 24.0, np.dstack([img] * 3))
         if prev is not None:
             frame.motion = Motion(prev, img)
-        frame.faces = ((0.0, 0.0, 1.0, 1.0),) if i >= 24 else ()
+        frame.faces = ((0.0, 0.0, 1.0, 1.0),) if i >= first else ()
         det.update(frame)
         prev = img
-    assert [e for e in det.finish(np.arange(i + 1) / 24.0).events if e.label == "speed spike"] == []
+    return [e for e in det.finish(np.arange(len(frames)) / 24.0).events if e.label == "speed spike"]
+
+
+def test_a_burst_next_to_frames_that_read_no_speed_says_nothing():
+    # a face filling the picture after the burst (frames 21-23) leaves every block out:
+    # those frames read no speed, which is no slowing down (the patch may still dart)
+    assert _spikes_with_a_face_from(24) == []
+    # the face there a few frames later: the burst is seen stepping down
+    assert len(_spikes_with_a_face_from(30)) == 1
 
 
 @pytest.mark.parametrize("seed", [91000, 91005])
