@@ -44,6 +44,12 @@ REINVENTED_MIN_S = 0.25
 #: else in the take over 0.54)
 REINVENTED_HELD = 0.6
 REINVENTED_HELD_S = 0.4
+#: ... and its visibility floor is this share of ``boil_min_levels`` (6 levels at the
+#: default 7): blocks re-invented on each frame are surely boiling, so fainter detail
+#: drawn anew counts (session 20: boils over the smooth moon picture and over bricks
+#: read 2.5-7 levels there for 12-17 frames; over nine sets and the clips no clean or
+#: benign take gains a boil at 6; offline, a grain take does at 5)
+REINVENTED_FLOOR = 6.0 / 7.0
 
 
 def _reversal(step: np.ndarray) -> np.ndarray:
@@ -175,10 +181,12 @@ class FlickerDetector(Detector):
     event, ``"warping"``: an elastic warp or a melt leaves a residual the flow could not
     follow, as boiling does, but it moves the shape instead of re-drawing its detail.
     Boiling is also measured over the blocks whose residual undoes the step before's on
-    each frame (:data:`REINVENTED`) against that measure's own spread: such an event,
-    lasting :data:`REINVENTED_MIN_S` (or held near its bar for :data:`REINVENTED_HELD_S`),
-    is boiling where the take's other residual raised the plain measure's bar over it.
-    The ``flicker_boil`` signal is the larger of the two.
+    each frame (:data:`REINVENTED`) against that measure's own spread, and a lower floor
+    (:data:`REINVENTED_FLOOR` of ``boil_min_levels``): such an event, lasting
+    :data:`REINVENTED_MIN_S` (or held near its bar for :data:`REINVENTED_HELD_S`), is
+    boiling where the take's other residual raised the plain measure's bar over it, or
+    where it is fainter than that floor.  The ``flicker_boil`` signal is the larger of
+    the two.
     """
 
     name: ClassVar[str] = "flicker"
@@ -317,7 +325,8 @@ class FlickerDetector(Detector):
         # on the same way from frame to frame, re-invented detail does not
         reinvented = put & (np.nan_to_num(_block_coherence(products), nan=1.0) <= REINVENTED)
         fresh = np.where(reinvented, np.nan_to_num(excess, nan=0.0), 0.0).max(axis=1, initial=0.0)
-        fresh_score = fresh.clip(0) / max(cfg.boil_min_levels, cfg.z_threshold * mad(fresh[moves]))
+        fresh_score = fresh.clip(0) / max(REINVENTED_FLOOR * cfg.boil_min_levels,
+                                             cfg.z_threshold * mad(fresh[moves]))
 
         events: list[Event] = []
         for score, label in (

@@ -193,6 +193,32 @@ def test_a_weak_boil_held_near_its_bar_is_boiling(monkeypatch, tmp_path):
     assert boils() == []
 
 
+@pytest.mark.parametrize("seed", [77004, 79001, 93002])
+def test_a_faint_boil_drawn_anew_on_every_frame_is_boiling(monkeypatch, seed: int, tmp_path):
+    # generated boils over the smooth moon picture (77004, 79001) and over bricks
+    # (93002; session 20), written as the bench writes them, that nothing found: over
+    # the blocks re-invented on each frame they read 2.5-7 grey levels for 12-17 frames,
+    # under the 7-level floor of boiling; those blocks are surely boiling, and their
+    # floor is 6
+    from qc.config import Config
+    from qc.scan import analyse_take
+    from qc.synth import write_take
+
+    frames, truth = render_take("flicker_boil", seed=seed)
+    write_take(frames, tmp_path / "take.mp4", fps=24.0, crf=26)
+    (injected,) = truth.events
+
+    def boils() -> list:
+        events = analyse_take(tmp_path / "take.mp4", Config()).events
+        return [e for e in events if e.label == "texture boiling"]
+
+    found = boils()
+    assert found and all(e.artifact == "flicker" for e in found)
+    assert any(e.start_s <= injected.end_s and injected.start_s <= e.end_s for e in found)
+    monkeypatch.setattr(flicker, "REINVENTED_FLOOR", 1.0)  # the floor of all boiling
+    assert boils() == []
+
+
 def test_lit_windows_passing_by_are_no_flash():
     # two bright windows of a passing train cross a dark, still scene at 110 px a frame:
     # the mean brightness rises and falls back at once, the picture itself does not
