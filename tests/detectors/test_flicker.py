@@ -168,38 +168,9 @@ def test_boiling_among_edges_the_flow_does_not_follow_is_boiling(seed):
     assert any(e.start_s <= injected.end_s and injected.start_s <= e.end_s for e in boils)
 
 
-def test_a_weak_boil_held_near_its_bar_is_boiling(monkeypatch, tmp_path):
-    # a generated boil over bricks (87000-'s flicker_boil_1, session 18), written as the
-    # bench writes it (H.264, crf 26), that nothing found: measured over the blocks
-    # re-invented on each frame it reads 0.6-1.4 of its bar for 12 frames (nothing else
-    # in the take over 0.54), over the bar a few frames at a time; held near the bar for
-    # 0.4 s, reaching it, it is boiling
-    from qc.config import Config
-    from qc.scan import analyse_take
-    from qc.synth import write_take
-
-    frames, truth = render_take("flicker_boil", seed=87001)
-    write_take(frames, tmp_path / "take.mp4", fps=24.0, crf=26)
-    (injected,) = truth.events
-
-    def boils() -> list:
-        events = analyse_take(tmp_path / "take.mp4", Config()).events
-        return [e for e in events if e.label == "texture boiling"]
-
-    (found,) = boils()
-    assert found.artifact == "flicker"
-    assert found.start_s <= injected.end_s and injected.start_s <= found.end_s
-    monkeypatch.setattr(flicker, "REINVENTED_HELD", 1.0)  # only over the bar counts
-    assert boils() == []
-
-
-@pytest.mark.parametrize("seed", [77004, 79001, 93002])
-def test_a_faint_boil_drawn_anew_on_every_frame_is_boiling(monkeypatch, seed: int, tmp_path):
-    # generated boils over the smooth moon picture (77004, 79001) and over bricks
-    # (93002; session 20), written as the bench writes them, that nothing found: over
-    # the blocks re-invented on each frame they read 2.5-7 grey levels for 12-17 frames,
-    # under the 7-level floor of boiling; those blocks are surely boiling, and their
-    # floor is 6
+def _written_boil(seed: int, tmp_path) -> tuple:
+    """A generated boil written as the bench writes it (H.264, crf 26): its injected
+    event, and a function that scans it and returns its boiling events."""
     from qc.config import Config
     from qc.scan import analyse_take
     from qc.synth import write_take
@@ -212,6 +183,29 @@ def test_a_faint_boil_drawn_anew_on_every_frame_is_boiling(monkeypatch, seed: in
         events = analyse_take(tmp_path / "take.mp4", Config()).events
         return [e for e in events if e.label == "texture boiling"]
 
+    return injected, boils
+
+
+def test_a_weak_boil_held_near_its_bar_is_boiling(monkeypatch, tmp_path):
+    # a generated boil over bricks (87000-'s flicker_boil_1, session 18) that nothing
+    # found: measured over the blocks re-invented on each frame it reads 0.6-1.4 of its
+    # bar for 12 frames (nothing else in the take over 0.54), over the bar a few frames
+    # at a time; held near the bar for 0.4 s, reaching it, it is boiling
+    injected, boils = _written_boil(87001, tmp_path)
+    (found,) = boils()
+    assert found.artifact == "flicker"
+    assert found.start_s <= injected.end_s and injected.start_s <= found.end_s
+    monkeypatch.setattr(flicker, "REINVENTED_HELD", 1.0)  # only over the bar counts
+    assert boils() == []
+
+
+@pytest.mark.parametrize("seed", [77004, 79001, 93002])
+def test_a_faint_boil_drawn_anew_on_every_frame_is_boiling(monkeypatch, seed: int, tmp_path):
+    # generated boils over the smooth moon picture (77004, 79001) and over bricks
+    # (93002; session 20) that nothing found: over the blocks re-invented on each frame
+    # they read 2.5-7 grey levels for 12-17 frames, under the 7-level floor of boiling;
+    # those blocks are surely boiling, and their floor is 6
+    injected, boils = _written_boil(seed, tmp_path)
     found = boils()
     assert found and all(e.artifact == "flicker" for e in found)
     assert any(e.start_s <= injected.end_s and injected.start_s <= e.end_s for e in found)
