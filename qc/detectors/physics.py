@@ -854,7 +854,7 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
                keep: float = 0.6, same_speed: float = 1.3, steady: float = 0.9,
                opposite: float = -0.9, burst: float = 0.4, gravity: float = 0.5,
                retrace: np.ndarray | None = None, retraced_speed: float = 1.6,
-               zigzag: float = -0.5) -> np.ndarray:
+               zigzag: float = -0.5, restitution: float = 0.85) -> np.ndarray:
     """Per frame, the strongest abrupt reversal of an object's motion (0 where none).
 
     A reversal at ``t`` in a block: moving steadily (two frames in one direction, cosine
@@ -867,7 +867,11 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
     stay below those further out divided by ``burst``).  A neighbouring block must turn
     the same way (one object, not flow noise).  Falling then rising is allowed where it
     looks like a bounce off the ground: speeding up as it falls or slowing as it rises,
-    by at least ``gravity`` px a frame per frame over the two frames either side; a
+    by at least ``gravity`` px a frame per frame over the two frames either side, or
+    coming back up slower than it fell (its mean speed over the three frames after the
+    turn at most ``restitution`` times that over the three before: a bounce loses
+    speed, and a block's mean flow can hide gravity, diluting a small ball's speed and
+    blending the fall with the rise on the frame of the contact); a
     thing that goes down and comes back up at an unchanged speed turned in mid-air
     (unless a frame that would show it is missing or not trusted: then it is excused).
     Nor is a turn one of a zigzag: where the frames further out (``t - 3`` and ``t + 2``)
@@ -922,7 +926,8 @@ def _reversals(vel: np.ndarray, trusted: np.ndarray, *, min_px: float = 0.5,
         # (where an outer frame is not there or not trusted, gravity's absence cannot be
         # seen: the turn is given the benefit of the doubt)
         seen = t >= 3 and t + 2 < n and trusted[t - 3] and trusted[t + 2]
-        pulled = (((norm[t - 1] - norm[t - 3] >= 2 * gravity) | (norm[t] - norm[t + 2] >= 2 * gravity))
+        pulled = (((norm[t - 1] - norm[t - 3] >= 2 * gravity) | (norm[t] - norm[t + 2] >= 2 * gravity)
+                   | (norm[t: t + 3].mean(axis=0) <= restitution * norm[t - 3: t].mean(axis=0)))
                   if seen else True)
         bounce = (a[:, 1] > 0) & (b[:, 1] < 0) & (np.abs(b[:, 1]) > np.abs(b[:, 0])) & pulled
         ratio = norm[t] / np.maximum(norm[t - 1], 1e-9)
