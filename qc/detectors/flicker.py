@@ -50,6 +50,13 @@ REINVENTED_HELD_S = 0.4
 #: read 2.5-7 levels there for 12-17 frames; over nine sets and the clips no clean or
 #: benign take gains a boil at 6; offline, a grain take does at 5)
 REINVENTED_FLOOR = 6.0 / 7.0
+#: a boiling event this brief (frames that move) counts only inside a stretch near its
+#: bar (:data:`REINVENTED_HELD` of it) of :data:`BRIEF_HELD_FRAMES` frames at least: a
+#: ball the flow loses at its bounce spikes over the bar for a frame or two (85000-'s
+#: bounce_9: 1.3, 4.2, 0.1, 3.3 between 0.3 and 0.5), a generated boil is held near the
+#: bar around its peaks (session 21)
+BRIEF_FRAMES = 3
+BRIEF_HELD_FRAMES = 5
 
 
 def _reversal(step: np.ndarray) -> np.ndarray:
@@ -186,7 +193,9 @@ class FlickerDetector(Detector):
     :data:`REINVENTED_MIN_S` (or held near its bar for :data:`REINVENTED_HELD_S`), is
     boiling where the take's other residual raised the plain measure's bar over it, or
     where it is fainter than that floor.  The ``flicker_boil`` signal is the larger of
-    the two.
+    the two.  Boiling lasts: three frames that move at least, and an event of no more
+    than :data:`BRIEF_FRAMES` only inside a stretch of :data:`BRIEF_HELD_FRAMES` near
+    its bar (a thing the flow loses for a frame or two spikes over it and drops back).
     """
 
     name: ClassVar[str] = "flicker"
@@ -340,8 +349,15 @@ class FlickerDetector(Detector):
                 events.append(ev)
         # boiling must last: a single frame of residual is motion, not boiling (three
         # frames that move; the copies between them do not count)
+        near = events_from_score(boil_score, times_s, artifact=self.name, label=BOIL_LABEL,
+                                 threshold=REINVENTED_HELD)
         for ev in events_from_score(boil_score, times_s, artifact=self.name, label=BOIL_LABEL):
             if frames_in(times_s[moves], ev) < 3:
+                continue
+            # ... and a brief one must be held near its bar around it
+            if frames_in(times_s[moves], ev) <= BRIEF_FRAMES and not any(
+                    e.start_s <= ev.start_s and ev.end_s <= e.end_s
+                    and frames_in(times_s[moves], e) >= BRIEF_HELD_FRAMES for e in near):
                 continue
             # ... and must be re-invented: detail drawn anew on every frame leaves a
             # residual that undoes the step before's (-0.5 coherence); structure moving
