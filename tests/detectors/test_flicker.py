@@ -257,14 +257,16 @@ def test_a_region_pumping_so_hard_the_flow_reads_it_moving_is_regional_flicker(s
     assert [round(e.start_s * 24) for e in events] == [round(truth.events[0].start_s * 24)]
 
 
-@pytest.mark.parametrize("seed", [81006, 85009, 87007])
-def test_a_ball_the_flow_loses_at_its_bounce_for_a_frame_or_two_is_no_boiling(
-        monkeypatch, seed: int, tmp_path):
-    # generated bounces (seeds of the 81000-, 85000- and 87000- bench sets, session 21)
-    # that failed on boiling: where the ball meets the floor the flow loses it, and its
+@pytest.mark.parametrize("kind, seed", [("bounce", 81006), ("bounce", 85009), ("bounce", 87007),
+                                        ("zoom", 85009)])
+def test_a_thing_the_flow_loses_for_a_frame_or_two_is_no_boiling(
+        monkeypatch, kind: str, seed: int, tmp_path):
+    # generated takes (seeds of the 81000-, 85000- and 87000- bench sets, session 21)
+    # that failed on boiling: where a ball meets the floor the flow loses it, and its
     # block spikes over the boiling bar for three frames with a dip between (85009: 1.3,
-    # 4.2, 0.1, 3.3, 0.5 of the bar) and no frame near it either side
-    _, boils = _written_boil(seed, tmp_path, kind="bounce")
+    # 4.2, 0.1, 3.3, 0.5 of the bar) and no frame near it either side; a zoom's corner
+    # blocks, as content leaves the frame, spike one at a time (2.1, 1.1, 0.2, 1.1)
+    _, boils = _written_boil(seed, tmp_path, kind=kind)
     assert boils() == []
     monkeypatch.setattr(flicker, "BRIEF_FRAMES", 0)  # every event of three frames counts
     assert boils()
