@@ -32,6 +32,12 @@ SHOWN_REACH_PX = 2
 #: search's reach and are questioned by :attr:`Motion.block_shown`; slower ones by
 #: :meth:`Motion.camera_explains` where it matters
 QUESTIONED_PX = SHOWN_REACH_PX + 1.5
+#: a block whose content that search finds within this RMS (grey levels) is explained
+#: by the camera, however much better its own flow fits: a smooth brick face slid along
+#: its mortar line reads 10-24 px against the camera, 2.4 levels off carried by that
+#: flow and 1.5-2.6 by the camera's (79000-'s fast_pan_9, session 21); things that
+#: move leave 7-30 there
+SHOWN_RMS = 3.0
 
 _DIS: cv2.DISOpticalFlow | None = None
 
@@ -292,7 +298,9 @@ class Motion:
         (:attr:`camera_shift`, zoom included, to the sub-pixel); slower blocks are not
         questioned (the search would reach them).  A block whose search window
         leaves the frame is judged on the part of it that stays inside; under 40% of it,
-        the block is not shown either.
+        the block is not shown either.  Nor is a block found within :data:`SHOWN_RMS`
+        grey levels near where the camera takes it: the camera explains it to the
+        codec's noise (a smooth face of a lattice slid along its lines by the flow).
         """
         speed = np.hypot(self.block_flow[..., 0], self.block_flow[..., 1])
         shown = np.ones(speed.shape, dtype=bool)
@@ -320,7 +328,8 @@ class Motion:
             window = cv2.remap(cur, xs + gx, ys + gy, cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)
             near = float(cv2.matchTemplate(window, prev[ty0:ty1, tx0:tx1], cv2.TM_SQDIFF).min())
-            shown[by, bx] = near > self._carried_error((ty0, ty1), (tx0, tx1))
+            shown[by, bx] = (near > self._carried_error((ty0, ty1), (tx0, tx1))
+                             and near > SHOWN_RMS ** 2 * (ty1 - ty0) * (tx1 - tx0))
         return shown
 
     @cached_property
