@@ -413,7 +413,7 @@ def _jumps(blocks: np.ndarray, z: float, *, sep_frames: int = 12,
 #: 7-16 there, the generator's teleported objects at most 3.4 (41000- to 47000-)
 _FAST_PX = 5.0
 #: the blocks along the frame's edge: a residual spike there alone is no jump.  Over ten
-#: bench sets, 6 of the 9 clean and benign takes with a jump had it there only (a zoom's
+#: bench sets, 6 of the 8 clean and benign takes with a jump had it there only (a zoom's
 #: or a slow pan's border spiking for one frame, 0.36-0.69), 1 of 100 teleports (session
 #: 21); the teleport check still looks there
 _EDGE_BLOCKS = np.pad(np.zeros((MOTION_GRID - 2, MOTION_GRID - 2), bool), 1,
