@@ -197,3 +197,28 @@ def test_a_small_face_is_not_dropped_when_the_detector_misses_it_at_its_own_size
         events = det.finish(np.arange(len(frames)) / 24).events
         assert len(det._tracks) == 1 and det._tracks[0].misses == []
         assert not [e for e in events if e.label == "face dropout"]
+
+
+def test_a_generated_jitter_under_the_old_floor_is_found(tmp_path):
+    # 89000-'s face_jitter_4 (session 21): a talking head jittering by up to 2.6 px and
+    # 3.7 degrees on frames 8-20, written as the bench writes it; its sustained zigzag
+    # reads 0.9 of a 0.01 floor, the bar of every generated talking face, and passed
+    import dataclasses
+
+    from qc import synth
+    from qc.config import Config
+    from qc.scan import analyse_take
+
+    frames, truth = synth.render_take("face_jitter", seed=89004)
+    synth.write_take(frames, tmp_path / "take.mp4", fps=24.0, crf=26)
+    (injected,) = truth.events
+
+    def jitters(config: Config) -> list:
+        return [e for e in analyse_take(tmp_path / "take.mp4", config).events
+                if e.label == "face jitter"]
+
+    found = jitters(Config())
+    assert any(e.start_s <= injected.end_s + 0.5 and injected.start_s - 0.5 <= e.end_s for e in found)
+    old = Config()
+    old = dataclasses.replace(old, faces=dataclasses.replace(old.faces, jitter_min=0.01))
+    assert jitters(old) == []
