@@ -352,13 +352,14 @@ class FlickerDetector(Detector):
         # frames that move; the copies between them do not count)
         near = events_from_score(boil_score, times_s, artifact=self.name, label=BOIL_LABEL,
                                  threshold=REINVENTED_HELD)
+        held_near = [e for e in near if frames_in(times_s[moves], e) >= BRIEF_HELD_FRAMES]
         for ev in events_from_score(boil_score, times_s, artifact=self.name, label=BOIL_LABEL):
-            if frames_in(times_s[moves], ev) < 3:
+            length = frames_in(times_s[moves], ev)
+            if length < 3:
                 continue
             # ... and a brief one must be held near its bar around it
-            if frames_in(times_s[moves], ev) <= BRIEF_FRAMES and not any(
-                    e.start_s <= ev.start_s and ev.end_s <= e.end_s
-                    and frames_in(times_s[moves], e) >= BRIEF_HELD_FRAMES for e in near):
+            if length <= BRIEF_FRAMES and not any(
+                    e.start_s <= ev.start_s and ev.end_s <= e.end_s for e in held_near):
                 continue
             # ... and must be re-invented: detail drawn anew on every frame leaves a
             # residual that undoes the step before's (-0.5 coherence); structure moving
