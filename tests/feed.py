@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,3 +44,15 @@ def motion_with_flow(flow: np.ndarray, prev: np.ndarray | None = None,
     m = Motion(black if prev is None else prev, black if cur is None else cur, shrunk=True)
     m.__dict__["flow_fwd"] = flow
     return m
+
+
+def written_take(kind: str, seed: int, folder: Path) -> tuple[Path, Any]:
+    """A generated take of ``kind`` written into ``folder`` as the bench writes it (H.264
+    at :func:`qc.synth.make_set`'s crf): its path and its truth."""
+    from qc import synth
+
+    crf = inspect.signature(synth.make_set).parameters["crf"].default
+    frames, truth = synth.render_take(kind, seed=seed)
+    path = Path(folder) / "take.mp4"
+    synth.write_take(frames, path, fps=truth.fps, crf=crf)
+    return path, truth

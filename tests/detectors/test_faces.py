@@ -5,7 +5,7 @@ encodes, where identity drift starts, the boxes it publishes and small faces."""
 from __future__ import annotations
 
 import numpy as np
-from feed import feed
+from feed import feed, written_take
 
 from qc.detectors.faces import _sustained, _zigzag
 
@@ -205,16 +205,14 @@ def test_a_generated_jitter_under_the_old_floor_is_found(tmp_path):
     # reads 0.9 of a 0.01 floor, the bar of every generated talking face, and passed
     import dataclasses
 
-    from qc import synth
     from qc.config import Config
     from qc.scan import analyse_take
 
-    frames, truth = synth.render_take("face_jitter", seed=89004)
-    synth.write_take(frames, tmp_path / "take.mp4", fps=24.0, crf=26)
+    path, truth = written_take("face_jitter", 89004, tmp_path)
     (injected,) = truth.events
 
     def jitters(config: Config) -> list:
-        return [e for e in analyse_take(tmp_path / "take.mp4", config).events
+        return [e for e in analyse_take(path, config).events
                 if e.label == "face jitter"]
 
     found = jitters(Config())

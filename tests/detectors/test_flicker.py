@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from feed import feed
+from feed import feed, written_take
 
 from qc.config import FlickerConfig
 from qc.detectors import flicker
@@ -170,18 +170,16 @@ def test_boiling_among_edges_the_flow_does_not_follow_is_boiling(seed):
 
 def _written_boil(seed: int, tmp_path, kind: str = "flicker_boil") -> tuple:
     """A generated boil (or a take of another ``kind``) written as the bench writes it
-    (H.264, crf 26): its injected event (None for a clean kind), and a function that
+    (:func:`feed.written_take`): its injected event (None for a clean kind), and a function that
     scans it and returns its boiling events."""
     from qc.config import Config
     from qc.scan import analyse_take
-    from qc.synth import write_take
 
-    frames, truth = render_take(kind, seed=seed)
-    write_take(frames, tmp_path / "take.mp4", fps=24.0, crf=26)
+    path, truth = written_take(kind, seed, tmp_path)
     injected = truth.events[0] if truth.events else None
 
     def boils() -> list:
-        events = analyse_take(tmp_path / "take.mp4", Config()).events
+        events = analyse_take(path, Config()).events
         return [e for e in events if e.label == "texture boiling"]
 
     return injected, boils
