@@ -158,6 +158,25 @@ def _block_coherence(products: np.ndarray) -> np.ndarray:
     return np.where(ok, both / np.sqrt(np.where(ok, a * b, 1.0)), np.nan)
 
 
+def _held_near_bar(score: np.ndarray, times_s: np.ndarray, moving_s: np.ndarray,
+                   min_frames: int) -> list[Event]:
+    """The stretches where a boiling ``score`` stays at :data:`REINVENTED_HELD` of its bar
+    or more for ``min_frames`` frames that move (their times ``moving_s``) at least.
+
+    Examples
+    --------
+    >>> t = np.arange(10) / 24.0
+    >>> score = np.array([0, 0.7, 0.9, 1.2, 0.8, 0.65, 0, 0.9, 1.5, 0])
+    >>> [round(e.start_s * 24) for e in _held_near_bar(score, t, t, 5)]  # one dip joins them
+    [1]
+    >>> _held_near_bar(score, t, t[::2], 5)  # copies in between do not count
+    []
+    """
+    return [ev for ev in events_from_score(score, times_s, artifact="flicker", label=BOIL_LABEL,
+                                           threshold=REINVENTED_HELD)
+            if frames_in(moving_s, ev) >= min_frames]
+
+
 def _at_peak(excess: np.ndarray, value: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """The sum over ``frames`` (bool over axis 0) of ``value`` (frames, blocks, ...) at the
     block of the largest ``excess`` (frames, blocks) on each frame, NaN taken as 0.
@@ -350,9 +369,7 @@ class FlickerDetector(Detector):
                 events.append(ev)
         # boiling must last: a single frame of residual is motion, not boiling (three
         # frames that move; the copies between them do not count)
-        near = events_from_score(boil_score, times_s, artifact=self.name, label=BOIL_LABEL,
-                                 threshold=REINVENTED_HELD)
-        held_near = [e for e in near if frames_in(times_s[moves], e) >= BRIEF_HELD_FRAMES]
+        held_near = _held_near_bar(boil_score, times_s, times_s[moves], BRIEF_HELD_FRAMES)
         for ev in events_from_score(boil_score, times_s, artifact=self.name, label=BOIL_LABEL):
             length = frames_in(times_s[moves], ev)
             if length < 3:
@@ -379,10 +396,9 @@ class FlickerDetector(Detector):
         # ... or if it stays near its bar for longer, reaching it (one event from the
         # stretch near the bar, as severe as its peak)
         held_for = max(3, int(round(REINVENTED_HELD_S * fps_of(times_s))))
-        for ev in events_from_score(fresh_score, times_s, artifact=self.name, label=BOIL_LABEL,
-                                    threshold=REINVENTED_HELD):
+        for ev in _held_near_bar(fresh_score, times_s, times_s[moves], held_for):
             peak = float(fresh_score[(times_s >= ev.start_s) & (times_s <= ev.end_s)].max())
-            if peak >= 1.0 and frames_in(times_s[moves], ev) >= held_for:
+            if peak >= 1.0:
                 fresh_events.append(Event(self.name, ev.start_s, ev.end_s, severity_from_ratio(peak),
                                           BOIL_LABEL))
         for ev in fresh_events:
