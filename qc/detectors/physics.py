@@ -69,7 +69,9 @@ class PhysicsDetector(Detector):
     * a **hidden cut**: every frame after one instant differs in colour distribution from
       every frame before it, far more than the frames on each side differ among
       themselves (a flash comes back the next frame, and is flicker's; colour flicker
-      changes every frame; the black or white frames of a fade are not a scene);
+      changes every frame; the black or white frames of a fade are not a scene), and
+      the picture after it is not found in the one before (:func:`_scene_match`: a
+      fade or a grade changes the colours of the same picture);
     * a **jump** (teleport): some block's motion-compensated residual spikes at a single
       frame, far above that block's residual just before and after, and far above the
       take's other spikes, where nothing around it moves fast both just before and just
@@ -112,6 +114,8 @@ class PhysicsDetector(Detector):
         self._two_back: tuple[np.ndarray, np.ndarray] | None = None  # the last prev, camera
         self._reappear: dict[int, float] = {}  # frame -> _reappearance, where one was looked for
         self._scene: dict[int, float] = {}  # frame -> _scene_match, where the flow fell away
+        # frame -> _scene_match, where the colours changed as much as a cut's
+        self._recoloured: dict[int, float] = {}
         # the frame a look may be asked for, waiting on the next: (index, its two frames,
         # the camera)
         self._pending: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -137,6 +141,8 @@ class PhysicsDetector(Detector):
         consistent = float(valid.mean())  # share of pixels whose flow holds both ways
         if consistent < (1.0 - _BREAK_LOOK) * self._buf.last("valid"):  # maybe a break
             self._scene[len(self._blocks)] = _scene_match(motion.prev, motion.cur)
+        if d[0] >= self.config.cut_threshold:  # maybe a cut, maybe the same picture recoloured
+            self._recoloured[len(self._blocks)] = _scene_match(motion.prev, motion.cur)
         self._blocks.append(absd.astype(np.float32).ravel())
         self._look_for_teleport(consistent)
         self._pending = (len(self._blocks) - 1, motion.prev, motion.cur, camera)
@@ -208,6 +214,12 @@ class PhysicsDetector(Detector):
                                    max(_UNIFORM_STD, min(_FLAT_STD, 0.5 * typical)))
         near_flat = flat | (_shift(flat.astype(float), -1, 0) > 0) | (_shift(flat.astype(float), 1, 0) > 0)
         cut = np.where(near_flat, 0.0, cut)
+        # ... and a picture found again in the frame before, gain and offset aside, is the
+        # same scene darker, lighter or recoloured (a dim scene fading moves its few
+        # colours across the histogram's bins at once), not another shot
+        for i, match in self._recoloured.items():
+            if match >= _RECOLOURED and i < n:
+                cut[i] = 0.0
         # flow that does not agree with itself both ways says nothing about motion
         trusted = ~near_flat & (np.nan_to_num(s["valid"], nan=0.0) >= 0.6)
 
@@ -443,6 +455,10 @@ _BREAK_LOOK = 0.25
 #: a break to a picture that matches the one before at most this well is a hidden cut;
 #: above it, the same scene jumped (frame skips 0.64-0.76, cuts 0.06-0.29, session 16)
 _SAME_SCENE = 0.5
+#: a histogram cut to a picture found again in the frame before at least this well is
+#: the same scene darker, lighter or recoloured (the generator's fades, where their
+#: histograms jumped: 0.84-0.99; its hidden cuts -0.2-0.21, session 22)
+_RECOLOURED = 0.5
 #: a freeze stops motion of at least this many grey levels a frame, and motion that
 #: fast goes on after it (the median step on either side): a still scene's quiet
 #: stretch, a talking head that has not started yet (0.25-0.65 around), the ruins

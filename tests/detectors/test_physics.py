@@ -125,6 +125,36 @@ def test_a_cut_between_shots_of_one_palette_is_a_hidden_cut_not_a_skip(tmp_path)
         [(CUT_LABEL, at)]
 
 
+@pytest.mark.parametrize("seed", [83009, 89002, 95008, 97001, 97005])
+def test_a_dim_picture_fading_is_no_hidden_cut(seed: int, monkeypatch, tmp_path):
+    # generated fades to or from black (seeds of the 83000- to 97000- bench sets,
+    # session 22) over low-contrast pictures: their few colours cross the histogram's
+    # brightness bins together, so one frame's colour distribution differs from every
+    # frame before it as much as a cut's (97005: 0.70 against 0.10-0.19 either side),
+    # but the picture after it is the one before, darker (97005 failed on it)
+    import qc.detectors.physics as physics
+
+    events, _ = _physics_of_written("fade", seed, tmp_path)
+    assert CUT_LABEL not in [e.label for e in events]
+    monkeypatch.setattr(physics, "_RECOLOURED", 1.01)  # no picture is found again
+    events, _ = _physics_of_written("fade", seed, tmp_path)
+    assert CUT_LABEL in [e.label for e in events]
+
+
+@pytest.mark.parametrize("seed", [81002, 89007])
+def test_colour_flicker_as_sharp_as_a_cut_is_flicker(seed: int, tmp_path):
+    # generated colour flicker (seeds of the 81000- and 89000- bench sets, session 22)
+    # whose colours jump once as far as a cut's: the picture is the same, so it is no
+    # hidden cut, and the flicker is no longer left out as the cut's echo (both went to
+    # review on the cut alone)
+    from qc.config import Config
+    from qc.scan import analyse_take
+
+    path, _ = written_take("flicker_color", seed, tmp_path)
+    labels = [e.label for e in analyse_take(path, Config()).events]
+    assert CUT_LABEL not in labels and "colour flicker" in labels, labels
+
+
 def test_a_burst_of_speed_is_a_spike_and_a_ramp_is_not():
     burst = np.array([1.5] * 8 + [9.0] * 4 + [1.5] * 8)
     score = _speed_spikes(burst, np.ones(burst.size, bool))
