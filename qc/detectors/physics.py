@@ -139,10 +139,12 @@ class PhysicsDetector(Detector):
         k = 256.0 / motion.scale_px  # pixels at a 256-px short side
         camera = motion.camera
         consistent = float(valid.mean())  # share of pixels whose flow holds both ways
+        i = len(self._blocks)
         if consistent < (1.0 - _BREAK_LOOK) * self._buf.last("valid"):  # maybe a break
-            self._scene[len(self._blocks)] = _scene_match(motion.prev, motion.cur)
+            self._scene[i] = _scene_match(motion.prev, motion.cur)
         if d[0] >= self.config.cut_threshold:  # maybe a cut, maybe the same picture recoloured
-            self._recoloured[len(self._blocks)] = _scene_match(motion.prev, motion.cur)
+            self._recoloured[i] = (self._scene[i] if i in self._scene
+                                   else _scene_match(motion.prev, motion.cur))
         self._blocks.append(absd.astype(np.float32).ravel())
         self._look_for_teleport(consistent)
         self._pending = (len(self._blocks) - 1, motion.prev, motion.cur, camera)
