@@ -24,6 +24,13 @@ COLOR_KEY = "flicker_color"
 BOIL_KEY = "flicker_boil"
 #: regional flicker: frames running that a block pumps on, moving or not
 RUN_FRAMES = 4
+#: a block that reverses only twice within the window (a frame out of place one way,
+#: the next the other way, then back) is regional flicker at this many times the bar
+#: (session 22: strong grain read 1.0 and 1.08 on one block, in two of 1,100 clean and
+#: benign takes, and 87000-'s grain_9 failed on it; the sun glints over the water of
+#: videocrafter's duck read 1.87); three reversals or more count at the bar (the
+#: generator's regional flicker: 7 to 17 frames reversing on each)
+BLIP_BAR = 1.5
 #: a boiling event whose residual (above its usual level) is at least this coherent from
 #: one frame to the next (:func:`_coherence`; detail re-invented on every frame reads
 #: -0.5) moved structure the flow did not follow: warping, a morphing event
@@ -309,7 +316,13 @@ class FlickerDetector(Detector):
         pumping = _run_length((rev_all >= bar) & agree) >= RUN_FRAMES
         per_block = np.where(still | pumping, rev_all, 0.0) / bar
         window = max(2, int(round(0.25 * fps_of(times_s))))
-        region_score = _repeated(per_block, window=window).max(axis=1, initial=0.0)
+        # (a block that reverses twice only, out of place one way and then the other,
+        # must stand further out: noise somewhere among every block of every frame
+        # crosses the bar twice by chance, where a region pulsing crosses it again and
+        # again)
+        pulsing = _repeated(per_block, window=window, at_least=3)
+        blip = _repeated(per_block / BLIP_BAR, window=window)
+        region_score = np.fmax(pulsing, blip).max(axis=1, initial=0.0)
 
         # boiling: a block's detail re-invented every frame, far above its usual residual
         raw_abs = np.asarray(self._abs, dtype=np.float64).reshape(n, -1)
