@@ -8,8 +8,32 @@ from qc.detectors.base import Event
 
 __all__ = [
     "robust_z", "runs", "mad", "lower_mad", "fps_of", "frames_in",
-    "severity_from_ratio", "events_from_score", "quiet_nan", "held_frames",
+    "severity_from_ratio", "events_from_score", "quiet_nan", "held_frames", "faded",
 ]
+
+
+#: a frame whose mean luma has gone this far of the way from the take's usual towards
+#: black or white (0.6 of the usual level, or of its distance from white, is left) is
+#: part of a fade: no scene of its own
+FADED = 0.6
+
+
+def faded(luma: np.ndarray) -> np.ndarray:
+    """The frames of a take darker, or lighter, than usual as a fade leaves them: mean
+    luma under :data:`FADED` of the take's median, or its distance from white under
+    that share of the median's.  Physics and morphing judge no motion or shape there.
+
+    Examples
+    --------
+    >>> faded(np.array([120, 121, 119, 100, 60, 20, np.nan]))
+    array([False, False, False, False,  True,  True, False])
+    >>> faded(np.array([120, 121, 119, 230, 250])).tolist()  # fading to white
+    [False, False, False, True, True]
+    """
+    luma = np.asarray(luma, dtype=np.float64)
+    usual = float(np.nanmedian(luma)) if np.isfinite(luma).any() else 0.0
+    with np.errstate(invalid="ignore"):
+        return (luma < FADED * usual) | (255.0 - luma < FADED * (255.0 - usual))
 
 
 def robust_z(x: np.ndarray, *, floor: float = 0.0) -> np.ndarray:

@@ -11,7 +11,7 @@ from qc.config import MorphingConfig
 from qc.decode import Frame
 from qc.detectors.base import Detector, DetectorResult, Event, face_blocks
 from qc.motion import MOTION_GRID, pixel_grid
-from qc.signals import events_from_score, fps_of, mad, quiet_nan
+from qc.signals import events_from_score, faded, fps_of, mad, quiet_nan
 
 __all__ = ["MorphingDetector"]
 
@@ -44,6 +44,7 @@ class MorphingDetector(Detector):
       content that changed its shape does not.  A block that drifts far more than the
       rest of the frame, for a sustained stretch, is morphing.
 
+    No shape drift is judged on the frames of a fade (:func:`qc.signals.faded`).
     With ``leave_faces`` a drift event is never in the blocks of the faces the faces
     detector follows (published on each frame as ``frame.faces``; it runs first): a
     mouth talking is not morphing, and a face that warps is that detector's event.  The
@@ -59,6 +60,7 @@ class MorphingDetector(Detector):
         self._warp: list[np.ndarray] = []
         self._drift: list[np.ndarray] = []
         self._faces: dict[int, np.ndarray] = {}  # frame -> blocks of the faces followed there
+        self._luma: list[float] = []  # each frame's mean luma
         self._anchor: np.ndarray | None = None
         self._map: np.ndarray | None = None
         self._age = 0
@@ -75,6 +77,7 @@ class MorphingDetector(Detector):
     def update(self, frame: Frame) -> None:
         if self._t0 is None:
             self._t0 = frame.t_s
+        self._luma.append(float(cv2.mean(frame.gray)[0]))
         motion = getattr(frame, "motion", None)
         nan = np.full((MOTION_GRID, MOTION_GRID), np.nan, np.float32)
         if motion is None:
@@ -122,6 +125,9 @@ class MorphingDetector(Detector):
         peak = rel.max(axis=1, initial=0.0)
         scale = max(12.0, cfg.z_threshold * spread)
         drift_score = (peak / scale).clip(0)
+        # a frame gone dark or light in a fade shows no shape to judge: every block's
+        # carried anchor is off by the fade, and textured blocks most
+        drift_score[faded(np.asarray(self._luma[:n]))] = 0.0
 
         events: list[Event] = []
         min_frames = max(3, int(round(0.25 * fps_of(times_s))))

@@ -15,6 +15,7 @@ from qc.detectors.base import Detector, DetectorResult, Event, SignalBuffer, fac
 from qc.motion import MOTION_GRID, QUESTIONED_PX, Motion
 from qc.signals import (
     events_from_score,
+    faded,
     fps_of,
     held_frames,
     quiet_nan,
@@ -207,12 +208,9 @@ class PhysicsDetector(Detector):
         # (a frame faded part way has lost contrast and gone darker, or lighter, with it;
         # a low-contrast scene of its own, at its own brightness, is a scene: a cut into
         # or out of it counts)
-        luma = s["luma"]
-        usual = float(np.nanmedian(luma)) if n else 0.0
-        faded = (luma < 0.6 * usual) | (255.0 - luma < 0.6 * (255.0 - usual))
         # (and a dim scene is a scene: a frame with little contrast is flat where it is
         # also darker or lighter than usual, or far flatter than the take's own frames)
-        flat = contrast < np.where(faded, max(_FLAT_STD, 0.35 * typical),
+        flat = contrast < np.where(faded(s["luma"]), max(_FLAT_STD, 0.35 * typical),
                                    max(_UNIFORM_STD, min(_FLAT_STD, 0.5 * typical)))
         near_flat = flat | (_shift(flat.astype(float), -1, 0) > 0) | (_shift(flat.astype(float), 1, 0) > 0)
         cut = np.where(near_flat, 0.0, cut)
