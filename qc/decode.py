@@ -129,6 +129,12 @@ class Frame:
         g.setflags(write=False)
         return g
 
+    @cached_property
+    def luma_stats(self) -> tuple[float, float]:
+        """The mean and standard deviation of :attr:`gray`, which several detectors read."""
+        mean, std = cv2.meanStdDev(self.gray)
+        return float(mean[0, 0]), float(std[0, 0])
+
     def face_rgb(self, max_side_px: int | None = None) -> np.ndarray:
         """Return the frame at the (larger) face-detection size, upright, RGB uint8.
 

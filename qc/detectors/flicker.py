@@ -243,7 +243,7 @@ class FlickerDetector(Detector):
         rgb = frame.rgb
         # exact per-channel sums (OpenCV's is 70x faster than numpy's mean over axis 0)
         m = np.array(cv2.sumElems(rgb)[:3]) / (rgb.shape[0] * rgb.shape[1])
-        self._means.append(np.array([frame.gray.mean(), m[0] - m[1], m[2] - m[1]]))
+        self._means.append(np.array([frame.luma_stats[0], m[0] - m[1], m[2] - m[1]]))
         motion = getattr(frame, "motion", None)
         if motion is None:
             nan = np.full((MOTION_GRID, MOTION_GRID), np.nan)

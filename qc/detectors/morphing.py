@@ -77,7 +77,7 @@ class MorphingDetector(Detector):
     def update(self, frame: Frame) -> None:
         if self._t0 is None:
             self._t0 = frame.t_s
-        self._luma.append(float(cv2.mean(frame.gray)[0]))
+        self._luma.append(frame.luma_stats[0])
         motion = getattr(frame, "motion", None)
         nan = np.full((MOTION_GRID, MOTION_GRID), np.nan, np.float32)
         if motion is None:
@@ -127,7 +127,7 @@ class MorphingDetector(Detector):
         drift_score = (peak / scale).clip(0)
         # a frame gone dark or light in a fade shows no shape to judge: every block's
         # carried anchor is off by the fade, and textured blocks most
-        drift_score[faded(np.asarray(self._luma[:n]))] = 0.0
+        drift_score[faded(np.asarray(self._luma))] = 0.0
 
         events: list[Event] = []
         min_frames = max(3, int(round(0.25 * fps_of(times_s))))

@@ -126,8 +126,7 @@ class PhysicsDetector(Detector):
         d = [_hist_distance(self._hists[-k], h) if len(self._hists) >= k else np.nan
              for k in (1, 2, 3)]
         self._hists = (self._hists + [h])[-3:]
-        mean, std = cv2.meanStdDev(frame.gray)
-        luma, contrast = float(mean[0, 0]), float(std[0, 0])
+        luma, contrast = frame.luma_stats
         motion = getattr(frame, "motion", None)
         if motion is None:
             self._buf.append(d1=d[0], d2=d[1], d3=d[2], contrast=contrast, luma=luma)

@@ -142,7 +142,7 @@ def test_a_dim_picture_fading_is_no_hidden_cut(seed: int, monkeypatch, tmp_path)
 
 
 @pytest.mark.parametrize("seed", [81002, 89007])
-def test_colour_flicker_as_sharp_as_a_cut_is_flicker(seed: int, tmp_path):
+def test_colour_flicker_as_sharp_as_a_cut_is_flicker(seed: int, monkeypatch, tmp_path):
     # generated colour flicker (seeds of the 81000- and 89000- bench sets, session 22)
     # whose colours jump once as far as a cut's: the picture is the same, so it is no
     # hidden cut, and the flicker is no longer left out as the cut's echo (both went to
@@ -150,9 +150,14 @@ def test_colour_flicker_as_sharp_as_a_cut_is_flicker(seed: int, tmp_path):
     from qc.config import Config
     from qc.scan import analyse_take
 
+    import qc.detectors.physics as physics
+
     path, _ = written_take("flicker_color", seed, tmp_path)
     labels = [e.label for e in analyse_take(path, Config()).events]
     assert CUT_LABEL not in labels and "colour flicker" in labels, labels
+    monkeypatch.setattr(physics, "_RECOLOURED", 1.01)  # no picture is found again
+    labels = [e.label for e in analyse_take(path, Config()).events]
+    assert CUT_LABEL in labels, labels
 
 
 def test_a_burst_of_speed_is_a_spike_and_a_ramp_is_not():
