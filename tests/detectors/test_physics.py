@@ -519,6 +519,54 @@ def test_a_teleport_whose_blob_holds_what_it_uncovered_is_confirmed(tmp_path):
     assert ("jump", at) in [(e.label, round(e.start_s * 24)) for e in events]
 
 
+@pytest.mark.parametrize("seed", [99000, 99003])
+def test_a_thing_the_flow_follows_to_where_it_teleported_is_a_jump(seed: int, monkeypatch,
+                                                                   tmp_path):
+    # generated teleports (seeds of the 99000- bench set, session 24), written as the
+    # bench writes them: a brick ball over the cat picture and a coffee triangle over
+    # brick, 86-88 px at once.  The flow follows each thing to its new place (20.4 and
+    # 17.6 px a frame against 2.2-3.0 and 1.3-2.9 over the two frames either side), so no
+    # residual spikes where it appeared, and the ball's old place, merged with the eye
+    # it uncovered, is too tall a blob to pair; both passed with no event
+    import qc.detectors.physics as physics
+
+    events, at = _physics_of_written("teleport", seed, tmp_path)
+    assert [(e.label, round(e.start_s * 24)) for e in events] == [("jump", at)]
+    monkeypatch.setattr(physics, "_DART", np.inf)  # the rule off: nothing is found
+    events, _ = _physics_of_written("teleport", seed, tmp_path)
+    assert events == []
+
+
+def test_one_frame_of_speed_far_above_the_frames_around_is_a_jump():
+    from qc.detectors.physics import _DART, _darts
+
+    s = np.array([2.0] * 10 + [2.0 * _DART * 1.5] + [2.0] * 10)
+    score = _darts(s, np.ones(s.size, bool))
+    assert score.argmax() == 10 and score[10] == pytest.approx(1.5)
+    assert np.delete(score, 10).max() == 0.0
+    # two fast frames are a burst (a speed spike's to judge), not a jump
+    burst = s.copy()
+    burst[11] = burst[10]
+    assert _darts(burst, np.ones(s.size, bool)).max() == 0.0
+    # a frame next to one whose flow is not trusted says nothing
+    trusted = np.ones(s.size, bool)
+    trusted[12] = False
+    assert _darts(s, trusted).max() == 0.0
+    # a take full of such steps (a strumming hand) raises its own bar
+    strums = np.array(([0.5] * 3 + [8.0] + [0.5] * 10) * 4)
+    assert _darts(strums, np.ones(strums.size, bool)).max() == 0.0
+    assert _darts(strums[:14], np.ones(14, bool)).max() > 1.0  # one of them alone
+
+
+@pytest.mark.parametrize("kind, seed", [("bounce", 99009), ("grain", 77003)])
+def test_a_ball_at_its_bounce_or_grain_is_no_jump(kind: str, seed: int, tmp_path):
+    # the clean and benign generated takes (99000- and 77000- bench sets, session 24)
+    # whose fastest thing steps furthest above the frames around for one frame: a ball
+    # at its bounce, 6.3 px against 0.8-2.0 (3.2 times), and grain, 7.4 against 2.1-2.8
+    events, _ = _physics_of_written(kind, seed, tmp_path)
+    assert "jump" not in [e.label for e in events]
+
+
 def test_a_masked_match_over_a_flat_place_is_no_match():
     from qc.detectors.physics import _match_far
 
