@@ -267,7 +267,7 @@ class PhysicsDetector(Detector):
         # ... and a thing the flow follows to where it teleported moves that far for one
         # frame only: a jump (where the frame skipped, everything did: the skip's)
         jump = np.fmax(jump, np.where(near_flat | (skip_score >= 1.0), 0.0,
-                                      _expand(_darts(speed, ok), idx, n)))
+                                      _expand(_darts(speed, ok, s["valid"][idx]), idx, n)))
         retrace = np.asarray(self._retrace, dtype=np.float64).reshape(n, -1)[idx]
         reverse = _expand(_reversals(vel, ok, retrace=retrace), idx, n)
 
@@ -412,14 +412,29 @@ def _jumps(blocks: np.ndarray, z: float, *, sep_frames: int = 12,
     # the flow loses is that much spikier); only the excused ones do not count
     jump = ratio.max(axis=1, initial=0.0)
     counted = jump if excused is None else np.where(excused, 0.0, ratio).max(axis=1, initial=0.0)
+    third = _third_peak(jump, sep_frames)
+    return counted / max(1.5, 2.25 * third, 4.5 * float(np.percentile(jump, 90)))
+
+
+def _third_peak(x: np.ndarray, sep_frames: int) -> float:
+    """The third-highest positive peak of ``x`` among peaks at least ``sep_frames``
+    apart (0 where there are fewer than three): a take full of spikes or darts sets its
+    own bar by it, while two real ones in one take still count.
+
+    Examples
+    --------
+    >>> _third_peak(np.array([5.0, 4.0, 0, 0, 3.0, 0, 0, 2.0, 0]), 3)  # 4.0 is 5.0's
+    2.0
+    >>> _third_peak(np.array([5.0, 0, 0, 3.0]), 3)
+    0.0
+    """
     peaks: list[int] = []
-    for i in np.argsort(-jump, kind="stable"):
-        if len(peaks) == 3 or jump[i] <= 0:
+    for i in np.argsort(-x, kind="stable"):
+        if len(peaks) == 3 or x[i] <= 0:
             break
         if all(abs(int(i) - k) >= sep_frames for k in peaks):
             peaks.append(int(i))
-    third = float(jump[peaks[2]]) if len(peaks) == 3 else 0.0
-    return counted / max(1.5, 2.25 * third, 4.5 * float(np.percentile(jump, 90)))
+    return float(x[peaks[2]]) if len(peaks) == 3 else 0.0
 
 
 #: a residual spike where something in and around its block moved at least this fast
@@ -825,29 +840,42 @@ def _speed_spikes(speed: np.ndarray, trusted: np.ndarray, *, min_px: float = 2.0
 
 
 #: the fastest thing moving this many times faster for one frame than in the two frames
-#: either side has jumped (a teleport the flow follows to its new place: the generator's
-#: teleports 5-22 times; its clean and benign kinds at most 3.2, a ball at its bounce)
+#: either side has jumped (a teleport the flow follows to its new place: on four bench
+#: sets 17 of the generator's 40 teleports read 5-22 times, its clean and benign kinds
+#: at most 3.2, a ball at its bounce; session 24)
 _DART = 5.0
 #: ... at least this fast (pixels a frame at a 256-px short side)
 _DART_PX = 6.0
+#: ... where the flow holds on at least this share less of the picture than on both
+#: frames either side: a thing gone from one place and come at another breaks it at both
+#: (the generator's teleports 0.10-0.37, its frame skips and face dropouts 0.08-0.29),
+#: a line of text appearing does not (GoldenEye's menu on the clips, 0.02; a strumming
+#: hand reads 0.06-0.07, and its many darts raise its own bar)
+_DART_BREAK = 0.05
 
 
-def _darts(speed: np.ndarray, trusted: np.ndarray, *, sep_frames: int = 12) -> np.ndarray:
+def _darts(speed: np.ndarray, trusted: np.ndarray, valid: np.ndarray, *,
+           sep_frames: int = 12) -> np.ndarray:
     """How far the fastest thing's speed at one frame stands above the two frames either
     side, in units of the bar: :data:`_DART` times, or 1.25 times the take's third-highest
     such step (frames ``sep_frames`` apart) where it has many (a strumming hand).
 
     A teleport the flow follows reads as one frame of speed many times that of the frames
     around; natural motion, however fast, takes several frames to speed up and slow down.
-    Only frames whose flow is trusted, with two trusted frames either side, count.
+    Only frames whose flow is trusted, with two trusted frames either side, count, and
+    only where the flow holds on :data:`_DART_BREAK` less of the picture (``valid``, the
+    share of pixels whose flow agrees both ways) than on both frames either side.
 
     Examples
     --------
     >>> s = np.array([2.0] * 6 + [16.0] + [2.0] * 6)
-    >>> float(_darts(s, np.ones(13, bool)).max())  # 8 times the frames around
+    >>> v = np.array([0.9] * 6 + [0.75] + [0.9] * 6)  # the flow breaks where it jumped
+    >>> float(_darts(s, np.ones(13, bool), v).max())  # 8 times the frames around
     1.6
+    >>> float(_darts(s, np.ones(13, bool), np.full(13, 0.9)).max())  # it holds: no jump
+    0.0
     >>> s[7] = 12.0  # two frames fast: a burst, a speed spike's to judge
-    >>> float(_darts(s, np.ones(13, bool)).max())
+    >>> float(_darts(s, np.ones(13, bool), v).max())
     0.0
     """
     n = speed.size
@@ -855,16 +883,11 @@ def _darts(speed: np.ndarray, trusted: np.ndarray, *, sep_frames: int = 12) -> n
     for i in range(2, n - 2):
         if speed[i] < _DART_PX or not trusted[i - 2: i + 3].all():
             continue
+        if valid[i] > (1.0 - _DART_BREAK) * min(valid[i - 1], valid[i + 1]):
+            continue
         around = max(float(speed[i - 2: i].max()), float(speed[i + 1: i + 3].max()), 0.5)
         ratio[i] = speed[i] / around
-    peaks: list[int] = []
-    for i in np.argsort(-ratio, kind="stable"):
-        if len(peaks) == 3 or ratio[i] <= 0:
-            break
-        if all(abs(int(i) - k) >= sep_frames for k in peaks):
-            peaks.append(int(i))
-    third = float(ratio[peaks[2]]) if len(peaks) == 3 else 0.0
-    out = ratio / max(_DART, 1.25 * third)
+    out = ratio / max(_DART, 1.25 * _third_peak(ratio, sep_frames))
     return np.where(out >= 1.0, out, 0.0)
 
 

@@ -538,24 +538,31 @@ def test_a_thing_the_flow_follows_to_where_it_teleported_is_a_jump(seed: int, mo
 
 
 def test_one_frame_of_speed_far_above_the_frames_around_is_a_jump():
-    from qc.detectors.physics import _DART, _darts
+    from qc.detectors.physics import _DART, _DART_BREAK, _darts
 
     s = np.array([2.0] * 10 + [2.0 * _DART * 1.5] + [2.0] * 10)
-    score = _darts(s, np.ones(s.size, bool))
+    ones = np.ones(s.size, bool)
+    valid = np.full(s.size, 0.9)
+    valid[10] = 0.9 * (1.0 - 2 * _DART_BREAK)  # the flow breaks where it vanished and came
+    score = _darts(s, ones, valid)
     assert score.argmax() == 10 and score[10] == pytest.approx(1.5)
     assert np.delete(score, 10).max() == 0.0
+    # where the flow holds as well as around it, nothing went from one place to another
+    # (a line of text appearing that the flow reads as the line above moved)
+    assert _darts(s, ones, np.full(s.size, 0.9)).max() == 0.0
     # two fast frames are a burst (a speed spike's to judge), not a jump
     burst = s.copy()
     burst[11] = burst[10]
-    assert _darts(burst, np.ones(s.size, bool)).max() == 0.0
+    assert _darts(burst, ones, valid).max() == 0.0
     # a frame next to one whose flow is not trusted says nothing
-    trusted = np.ones(s.size, bool)
+    trusted = ones.copy()
     trusted[12] = False
-    assert _darts(s, trusted).max() == 0.0
+    assert _darts(s, trusted, valid).max() == 0.0
     # a take full of such steps (a strumming hand) raises its own bar
     strums = np.array(([0.5] * 3 + [8.0] + [0.5] * 10) * 4)
-    assert _darts(strums, np.ones(strums.size, bool)).max() == 0.0
-    assert _darts(strums[:14], np.ones(14, bool)).max() > 1.0  # one of them alone
+    broken = np.where(strums > 1.0, 0.7, 0.9)
+    assert _darts(strums, np.ones(strums.size, bool), broken).max() == 0.0
+    assert _darts(strums[:14], np.ones(14, bool), broken[:14]).max() > 1.0  # one alone
 
 
 @pytest.mark.parametrize("kind, seed", [("bounce", 99009), ("grain", 77003)])
