@@ -76,11 +76,13 @@ class PhysicsDetector(Detector):
     * a **jump** (teleport): some block's motion-compensated residual spikes at a single
       frame, far above that block's residual just before and after, and far above the
       take's other spikes, where nothing around it moves fast both just before and just
-      after (a ball at its bounce: the flow loses it at the contact frame), and not
-      along the frame's edge (:data:`_EDGE_BLOCKS`); or, at a smaller spike or at the
-      edge, what vanished from one place is found far away in the next frame
-      and what appeared there was in the first place the frame before
-      (:func:`_reappearance`);
+      after (a ball at its bounce: the flow loses it at the contact frame), not
+      along the frame's edge (:data:`_EDGE_BLOCKS`) and not where the block's flow
+      fails on the frame after (:func:`_lost_after`: things overlapping); or the
+      fastest thing, followed by the flow, darting for one frame where the flow breaks
+      (:func:`_darts`); or, at a smaller spike or at the edge, what vanished from one
+      place is found far away in the next frame and what appeared there was in the
+      first place the frame before (:func:`_reappearance`);
     * a **frame skip**: the camera's motion at one frame is several frames' worth; or,
       where the flow cannot read that jump (a slow pan, a lattice), the flow breaks
       down over the whole picture at that one frame (:func:`_breaks`);
@@ -233,8 +235,11 @@ class PhysicsDetector(Detector):
         fast = _fast_around(np.asarray(self._vel, dtype=np.float64).reshape(n, -1, 2), _FAST_PX)
         # ... nor at the frame's edge, where content crosses it and the flow is least
         # sure (a jump found only there needs the teleport check's confirmation, below)
+        # ... nor where the block's flow fails the frame after (two things overlapping as
+        # one passes the other: the flow follows a teleported thing again from its new
+        # place)
         blocks = np.asarray(self._blocks, dtype=np.float64).reshape(n, -1)
-        jump = _jumps(blocks, cfg.z_threshold, excused=fast | _EDGE_BLOCKS)
+        jump = _jumps(blocks, cfg.z_threshold, excused=fast | _EDGE_BLOCKS | _lost_after(blocks))
         # ... or, surely, content that vanished and reappeared far away at once
         for i, match in self._reappear.items():
             if match > 0 and i < n:
@@ -355,6 +360,21 @@ def _fast_around(vel: np.ndarray, min_px: float, *, reach: int = 2) -> np.ndarra
     for k in range(1, reach + 1):
         before[k:] |= moving[:-k]
     return before.reshape(n, g * g)  # nothing is before the first
+
+
+def _lost_after(blocks: np.ndarray) -> np.ndarray:
+    """Per frame and block, whether the block's residual is unknown on the next frame (no
+    pixel of it has flow that agrees both ways; False on the last frame).
+
+    Examples
+    --------
+    >>> b = np.array([[1.0, 2.0], [9.0, 8.0], [np.nan, 2.0]])
+    >>> _lost_after(b).tolist()
+    [[False, False], [True, False], [False, False]]
+    """
+    out = np.zeros(blocks.shape, bool)
+    out[:-1] = np.isnan(blocks[1:])
+    return out
 
 
 def _larger_neighbour(x: np.ndarray) -> np.ndarray:
