@@ -566,12 +566,20 @@ def test_one_frame_of_speed_far_above_the_frames_around_is_a_jump():
 
 
 @pytest.mark.parametrize("kind, seed", [("bounce", 99009), ("grain", 77003)])
-def test_a_ball_at_its_bounce_or_grain_is_no_jump(kind: str, seed: int, tmp_path):
+def test_a_ball_at_its_bounce_or_grain_is_no_jump(kind: str, seed: int, monkeypatch,
+                                                  tmp_path):
     # the clean and benign generated takes (99000- and 77000- bench sets, session 24)
     # whose fastest thing steps furthest above the frames around for one frame: a ball
     # at its bounce, 6.3 px against 0.8-2.0 (3.2 times), and grain, 7.4 against 2.1-2.8
+    import qc.detectors.physics as physics
+
     events, _ = _physics_of_written(kind, seed, tmp_path)
     assert "jump" not in [e.label for e in events]
+    # at a bar of 2 with no break asked of the flow, each step is a jump
+    monkeypatch.setattr(physics, "_DART", 2.0)
+    monkeypatch.setattr(physics, "_DART_BREAK", -1.0)
+    events, _ = _physics_of_written(kind, seed, tmp_path)
+    assert "jump" in [e.label for e in events]
 
 
 def test_a_spike_where_the_flow_then_loses_the_block_is_no_jump(monkeypatch, tmp_path):
