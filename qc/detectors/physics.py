@@ -235,11 +235,8 @@ class PhysicsDetector(Detector):
         fast = _fast_around(np.asarray(self._vel, dtype=np.float64).reshape(n, -1, 2), _FAST_PX)
         # ... nor at the frame's edge, where content crosses it and the flow is least
         # sure (a jump found only there needs the teleport check's confirmation, below)
-        # ... nor where the block's flow fails the frame after (two things overlapping as
-        # one passes the other: the flow follows a teleported thing again from its new
-        # place)
         blocks = np.asarray(self._blocks, dtype=np.float64).reshape(n, -1)
-        jump = _jumps(blocks, cfg.z_threshold, excused=fast | _EDGE_BLOCKS | _lost_after(blocks))
+        jump = _jumps(blocks, cfg.z_threshold, excused=fast | _EDGE_BLOCKS)
         # ... or, surely, content that vanished and reappeared far away at once
         for i, match in self._reappear.items():
             if match > 0 and i < n:
@@ -271,7 +268,8 @@ class PhysicsDetector(Detector):
                               / cfg.speed_ratio, idx, n)
         # ... and a thing the flow follows to where it teleported moves that far for one
         # frame only: a jump (where the frame skipped, everything did: the skip's)
-        jump = np.fmax(jump, np.where(near_flat | (skip_score >= 1.0), 0.0,
+        # (a frame near a fade's flat ones is untrusted, so no dart is judged there)
+        jump = np.fmax(jump, np.where(skip_score >= 1.0, 0.0,
                                       _expand(_darts(speed, ok, s["valid"][idx]), idx, n)))
         retrace = np.asarray(self._retrace, dtype=np.float64).reshape(n, -1)[idx]
         reverse = _expand(_reversals(vel, ok, retrace=retrace), idx, n)
@@ -397,7 +395,10 @@ def _jumps(blocks: np.ndarray, z: float, *, sep_frames: int = 12,
 
     A block's residual at ``t`` above the larger of its residuals at ``t - 1`` and
     ``t + 1``, in units of ``z`` times that block's own spread over the take (grain,
-    water and foliage have a wide spread).  A jump must then stand out from the take's
+    water and foliage have a wide spread).  A spike whose block is unknown at ``t + 1``
+    (:func:`_lost_after`: two things overlapping as one passes the other) does not
+    count: a teleported thing is followed again from its new place, and a spike judged
+    against the frame before alone says little.  A jump must then stand out from the take's
     other spikes: a take full of them (blinks, fast gestures, strumming) raises its own
     bar to 2.25 times its third-highest spike (spikes at least ``sep_frames`` apart; two
     real jumps in one take still count) and 4.5 times its 90th percentile, and never
@@ -412,8 +413,8 @@ def _jumps(blocks: np.ndarray, z: float, *, sep_frames: int = 12,
     sep_frames : int
         Spikes closer than this are one spike when ranking them.
     excused : ndarray of bool, shape (n, blocks), optional
-        Spikes that do not count (:func:`_fast_around`); they still raise the take's
-        bar.
+        Spikes that do not count either (:func:`_fast_around`, the frame's edge); like
+        those of blocks lost the frame after, they still raise the take's bar.
 
     Returns
     -------
@@ -431,7 +432,8 @@ def _jumps(blocks: np.ndarray, z: float, *, sep_frames: int = 12,
     # the take's bar is set by all its spikes, excused or not (a take with a fast thing
     # the flow loses is that much spikier); only the excused ones do not count
     jump = ratio.max(axis=1, initial=0.0)
-    counted = jump if excused is None else np.where(excused, 0.0, ratio).max(axis=1, initial=0.0)
+    excused = _lost_after(blocks) if excused is None else excused | _lost_after(blocks)
+    counted = np.where(excused, 0.0, ratio).max(axis=1, initial=0.0)
     third = _third_peak(jump, sep_frames)
     return counted / max(1.5, 2.25 * third, 4.5 * float(np.percentile(jump, 90)))
 
@@ -768,10 +770,28 @@ def _breaks(blocks: np.ndarray, valid: np.ndarray, *, ratio: float = 2.0, levels
         spiking = known & (cur > ratio * around) & (cur - around > levels)
     count = known.sum(axis=1)
     spiked = np.where(count >= min_blocks, spiking.sum(axis=1) / np.maximum(count, 1), 0.0)
+    out[1:-1] = np.minimum(_fell(valid)[1:-1] / drop, spiked / share).clip(0.0)
+    return out
+
+
+def _fell(valid: np.ndarray) -> np.ndarray:
+    """Per frame, the share by which the flow's consistency (``valid``, the share of
+    pixels whose flow agrees both ways) falls below the lower of the frames either side's
+    (negative where it is above it; the one known side where the other is not; 0 at the
+    first and last frame and where neither side is known).  A thing or the whole picture
+    jumping breaks the flow at that one frame.
+
+    Examples
+    --------
+    >>> _fell(np.array([np.nan, 0.9, 0.45, 0.8, 0.9])).round(3).tolist()
+    [0.0, -1.0, 0.438, -0.778, 0.0]
+    """
+    out = np.zeros(valid.size)
+    if valid.size < 3:
+        return out
     base = np.fmin(valid[:-2], valid[2:])
     with np.errstate(invalid="ignore", divide="ignore"):
-        fell = np.nan_to_num((base - valid[1:-1]) / base, nan=0.0, posinf=0.0, neginf=0.0)
-    out[1:-1] = np.minimum(fell / drop, spiked / share).clip(0.0)
+        out[1:-1] = np.nan_to_num((base - valid[1:-1]) / base, nan=0.0, posinf=0.0, neginf=0.0)
     return out
 
 
@@ -900,10 +920,9 @@ def _darts(speed: np.ndarray, trusted: np.ndarray, valid: np.ndarray, *,
     """
     n = speed.size
     ratio = np.zeros(n)
+    broke = _fell(valid) >= _DART_BREAK
     for i in range(2, n - 2):
-        if speed[i] < _DART_PX or not trusted[i - 2: i + 3].all():
-            continue
-        if valid[i] > (1.0 - _DART_BREAK) * min(valid[i - 1], valid[i + 1]):
+        if speed[i] < _DART_PX or not broke[i] or not trusted[i - 2: i + 3].all():
             continue
         around = max(float(speed[i - 2: i].max()), float(speed[i + 1: i + 3].max()), 0.5)
         ratio[i] = speed[i] / around

@@ -537,6 +537,27 @@ def test_a_thing_the_flow_follows_to_where_it_teleported_is_a_jump(seed: int, mo
     assert events == []
 
 
+@pytest.mark.parametrize("seed", [99004, 99005])
+def test_a_frame_skip_that_darts_is_the_skips_alone(seed: int, monkeypatch, tmp_path):
+    # generated frame skips (seeds of the 99000- bench set, session 24): the moving thing
+    # covers the dropped frames' way in one frame (10.7 and 7.3 times the frames around,
+    # the flow breaking there), a dart; where the frame skipped, everything did, and it
+    # is one frame skip, not a jump besides
+    import qc.detectors.physics as physics
+
+    darts = []
+    real = physics._darts
+
+    def spy(*args, **kwargs):
+        darts.append(real(*args, **kwargs))
+        return darts[-1]
+
+    monkeypatch.setattr(physics, "_darts", spy)
+    events, at = _physics_of_written("frame_skip", seed, tmp_path)
+    assert [(e.label, round(e.start_s * 24)) for e in events] == [("frame skip", at)]
+    assert darts and darts[-1].max() >= 1.0  # the dart is there, and left to the skip
+
+
 def test_one_frame_of_speed_far_above_the_frames_around_is_a_jump():
     from qc.detectors.physics import _DART, _DART_BREAK, _darts
 
