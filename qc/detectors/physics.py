@@ -267,10 +267,14 @@ class PhysicsDetector(Detector):
         speed_score = _expand(_speed_spikes(speed, ok & (speed > 0))
                               / cfg.speed_ratio, idx, n)
         # ... and a thing the flow follows to where it teleported moves that far for one
-        # frame only: a jump (where the frame skipped, everything did: the skip's)
+        # frame only: a jump
         # (a frame near a fade's flat ones is untrusted, so no dart is judged there)
-        jump = np.fmax(jump, np.where(skip_score >= 1.0, 0.0,
-                                      _expand(_darts(speed, ok, s["valid"][idx]), idx, n)))
+        jump = np.fmax(jump, _expand(_darts(speed, ok, s["valid"][idx]), idx, n))
+        # where the frame skipped, everything moved several frames' worth at once: what
+        # reads as a jump there is the skip's evidence, one event, not a jump besides
+        skipped = skip_score >= 1.0
+        skip_score = np.where(skipped, np.fmax(skip_score, jump), skip_score)
+        jump = np.where(skipped, 0.0, jump)
         retrace = np.asarray(self._retrace, dtype=np.float64).reshape(n, -1)[idx]
         reverse = _expand(_reversals(vel, ok, retrace=retrace), idx, n)
 
