@@ -85,7 +85,9 @@ class PhysicsDetector(Detector):
       first place the frame before (:func:`_reappearance`);
     * a **frame skip**: the camera's motion at one frame is several frames' worth; or,
       where the flow cannot read that jump (a slow pan, a lattice), the flow breaks
-      down over the whole picture at that one frame (:func:`_breaks`);
+      down over the whole picture at that one frame (:func:`_breaks`); where the frame
+      skipped, whatever reads as a jump at that frame is the skip's evidence (one event,
+      as severe as the stronger of the two), not a jump beside it;
     * a **speed spike**: the fastest thing in the frame (camera removed) moves far faster
       for a few frames than around them;
     * a **reversal**: the fastest thing turns back within a frame while moving fast, in a
