@@ -185,7 +185,7 @@ class PhysicsDetector(Detector):
         excess = self._blocks[i] - quiet_nan(np.nanmax, np.stack(around), axis=0)
         spikes = np.nan_to_num(excess, nan=0.0).max(initial=0.0) >= _SPIKE_LEVELS
         # (where the flow loses the thing at both places, no residual is measured there)
-        lost = consistent < (1.0 - _LOST_LOOK) * before and consistent < (1.0 - _LOST_LOOK) * after
+        lost = _fell(np.array([before, consistent, after]))[1] > _LOST_LOOK
         if spikes or lost:
             self._reappear[i] = _reappearance(prev, cur, camera)
 
@@ -478,9 +478,10 @@ _EDGE_BLOCKS = np.pad(np.zeros((MOTION_GRID - 2, MOTION_GRID - 2), bool), 1,
                       constant_values=True).ravel()
 #: a block's residual this far (grey levels) above both neighbours' asks for a closer look
 _SPIKE_LEVELS = 3.0
-#: a frame whose flow holds on this much less of the picture than both neighbours' asks
-#: for a closer look too: the flow can lose a teleported thing at both places, leaving no
-#: residual there (77000-'s star over the moon, 0.99 -> 0.64 -> 0.98; session 17)
+#: a frame whose flow holds on this much less of the picture than both neighbours'
+#: (:func:`_fell`) asks for a closer look too: the flow can lose a teleported thing at
+#: both places, leaving no residual there (77000-'s star over the moon, 0.99 -> 0.64 ->
+#: 0.98; session 17)
 _LOST_LOOK = 0.15
 #: a teleport is confirmed when what vanished and what appeared match at least this well
 _MATCH = 0.6
