@@ -125,6 +125,22 @@ def test_a_cut_between_shots_of_one_palette_is_a_hidden_cut_not_a_skip(tmp_path)
         [(CUT_LABEL, at)]
 
 
+def test_a_cut_from_one_smooth_picture_to_another_is_a_hidden_cut(monkeypatch, tmp_path):
+    # a generated hidden cut (seed of the 85000- bench set, session 25) from the dim moon
+    # picture to gravel at frame 7: the histograms move 0.35 (0.6 of the cut's bar) and
+    # both pictures are smooth at the flow's size, so no block's residual spikes; but the
+    # flow holds on none of the picture there against 0.99 either side, and nothing of
+    # the picture before is found in the one after (match 0.08): a cut.  Measured with
+    # the flow's fall alone not counting as a break, the take passed with no event
+    import qc.detectors.physics as physics
+
+    events, at = _physics_of_written("hidden_cut", 85004, tmp_path)
+    assert [(e.label, round(e.start_s * 24)) for e in events] == [(CUT_LABEL, at)]
+    real = physics._breaks
+    monkeypatch.setattr(physics, "_breaks", lambda b, v: real(b, v, whole=np.inf))
+    assert _physics_of_written("hidden_cut", 85004, tmp_path)[0] == []
+
+
 @pytest.mark.parametrize("seed", [83009, 89002, 95008, 97001, 97005])
 def test_a_dim_picture_fading_is_no_hidden_cut(seed: int, monkeypatch, tmp_path):
     # generated fades to or from black (seeds of the 83000- to 97000- bench sets,
