@@ -272,11 +272,7 @@ class PhysicsDetector(Detector):
         # frame only: a jump
         # (a frame near a fade's flat ones is untrusted, so no dart is judged there)
         jump = np.fmax(jump, _expand(_darts(speed, ok, s["valid"][idx]), idx, n))
-        # where the frame skipped, everything moved several frames' worth at once: what
-        # reads as a jump there is the skip's evidence, one event, not a jump besides
-        skipped = skip_score >= 1.0
-        skip_score = np.where(skipped, np.fmax(skip_score, jump), skip_score)
-        jump = np.where(skipped, 0.0, jump)
+        skip_score, jump = _skip_takes_jump(skip_score, jump)
         retrace = np.asarray(self._retrace, dtype=np.float64).reshape(n, -1)[idx]
         reverse = _expand(_reversals(vel, ok, retrace=retrace), idx, n)
 
@@ -366,6 +362,22 @@ def _fast_around(vel: np.ndarray, min_px: float, *, reach: int = 2) -> np.ndarra
     return before.reshape(n, g * g)  # nothing is before the first
 
 
+def _skip_takes_jump(skip: np.ndarray, jump: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the frame skipped (``skip`` at 1 or more), everything moved several frames'
+    worth at once: what reads as a jump there (a residual spike, a dart) is the skip's
+    evidence.  Returns ``(skip, jump)`` with the skip's score there the larger of the
+    two and no jump: one event, not a jump beside the skip.
+
+    Examples
+    --------
+    >>> skip, jump = _skip_takes_jump(np.array([0.0, 1.2, 0.5]), np.array([0.0, 1.8, 1.1]))
+    >>> skip.tolist(), jump.tolist()
+    ([0.0, 1.8, 0.5], [0.0, 0.0, 1.1])
+    """
+    skipped = skip >= 1.0
+    return np.where(skipped, np.fmax(skip, jump), skip), np.where(skipped, 0.0, jump)
+
+
 def _lost_after(blocks: np.ndarray) -> np.ndarray:
     """Per frame and block, whether the block's residual is unknown on the next frame (no
     pixel of it has flow that agrees both ways; False on the last frame).
@@ -438,7 +450,8 @@ def _jumps(blocks: np.ndarray, z: float, *, sep_frames: int = 12,
     # the take's bar is set by all its spikes, excused or not (a take with a fast thing
     # the flow loses is that much spikier); only the excused ones do not count
     jump = ratio.max(axis=1, initial=0.0)
-    excused = _lost_after(blocks) if excused is None else excused | _lost_after(blocks)
+    lost = _lost_after(blocks)
+    excused = lost if excused is None else excused | lost
     counted = np.where(excused, 0.0, ratio).max(axis=1, initial=0.0)
     third = _third_peak(jump, sep_frames)
     return counted / max(1.5, 2.25 * third, 4.5 * float(np.percentile(jump, 90)))
